@@ -1,0 +1,279 @@
+//! The authorizer's answer to API Gateway: an IAM policy for the method ARN plus a context.
+//! Allowed: the principal (`principal_type`, `workspace_id`, `key_id`/`user_id`, `scopes`).
+//! Denied: `error_code`/`error_message`, which the gateway responses render as the envelope.
+//! Database failure: an error, never an Allow; the gateway answers it with a 503.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
+use serde::Serialize;
+use serde_json::Value;
+use yebolink_shared::auth::{context_for, decide, Credential, Principal};
+use yebolink_shared::store::Store;
+use yebolink_shared::timestamp::Timestamp;
+use yebolink_shared::{ApiError, App};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizerResponse {
+    pub principal_id: String,
+    pub policy_document: PolicyDocument,
+    pub context: HashMap<String, Value>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyDocument {
+    pub version: &'static str,
+    pub statement: Vec<Statement>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Statement {
+    pub action: &'static str,
+    pub effect: &'static str,
+    pub resource: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("authorization unavailable: the key store could not be read")]
+pub struct StoreUnavailable;
+
+pub async fn handle<S: Store>(
+    app: &App<S>,
+    event: ApiGatewayCustomAuthorizerRequestTypeRequest,
+) -> Result<AuthorizerResponse, StoreUnavailable> {
+    let method_arn = event.method_arn.clone().unwrap_or_default();
+    let path = event
+        .resource
+        .as_deref()
+        .or(event.path.as_deref())
+        .unwrap_or("");
+    let Some(credential) = Credential::for_path(path) else {
+        return Ok(deny(&ApiError::Unauthorized, method_arn));
+    };
+    match decide(
+        &app.store,
+        app.jwt.as_ref(),
+        &event.headers,
+        credential,
+        Timestamp::now(),
+    )
+    .await
+    {
+        Ok(principal) => Ok(allow(&principal, method_arn)),
+        Err(ApiError::ServiceUnavailable) => {
+            tracing::error!("denying: key store unavailable");
+            Err(StoreUnavailable)
+        }
+        Err(denial) => Ok(deny(&denial, method_arn)),
+    }
+}
+
+fn policy(effect: &'static str, method_arn: String) -> PolicyDocument {
+    PolicyDocument {
+        version: "2012-10-17",
+        statement: vec![Statement {
+            action: "execute-api:Invoke",
+            effect,
+            resource: vec![method_arn],
+        }],
+    }
+}
+
+fn allow(principal: &Principal, method_arn: String) -> AuthorizerResponse {
+    let principal_id = match principal {
+        Principal::User(user) => user.user_id.to_string(),
+        Principal::ApiKey(key) => key.key_id.to_string(),
+    };
+    AuthorizerResponse {
+        principal_id,
+        policy_document: policy("Allow", method_arn),
+        context: context_for(principal),
+    }
+}
+
+fn deny(denial: &ApiError, method_arn: String) -> AuthorizerResponse {
+    let context = HashMap::from([
+        ("error_code".to_owned(), Value::from(denial.code())),
+        ("error_message".to_owned(), Value::from(denial.to_string())),
+    ]);
+    AuthorizerResponse {
+        principal_id: "anonymous".to_owned(),
+        policy_document: policy("Deny", method_arn),
+        context,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use yebolink_shared::ids::{UserId, WorkspaceId};
+    use yebolink_shared::scopes::Scopes;
+    use yebolink_shared::store::MemoryStore;
+    use yebolink_shared::testing::{app, seed_key};
+
+    const MESSAGES: &str = include_str!("../tests/fixtures/messages-request.json");
+    const API_KEYS: &str = include_str!("../tests/fixtures/api-keys-request.json");
+
+    /// A fixture event with its headers replaced.
+    fn event(fixture: &str, headers: Value) -> ApiGatewayCustomAuthorizerRequestTypeRequest {
+        let mut raw: Value = serde_json::from_str(fixture).unwrap();
+        raw["headers"] = headers;
+        serde_json::from_value(raw).unwrap()
+    }
+
+    fn effect(response: &AuthorizerResponse) -> &str {
+        response.policy_document.statement[0].effect
+    }
+
+    fn denial_code(response: &AuthorizerResponse) -> &str {
+        response.context["error_code"].as_str().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_valid_key_is_allowed_with_its_workspace_and_scopes() {
+        let app = app();
+        let workspace = WorkspaceId::new();
+        let (secret, key) = seed_key(
+            &app.store,
+            workspace,
+            Scopes::from_stored("read_messages").unwrap(),
+        )
+        .await;
+        let response = handle(&app, event(MESSAGES, json!({"X-API-Key": secret})))
+            .await
+            .unwrap();
+        assert_eq!(effect(&response), "Allow");
+        assert_eq!(response.context["principal_type"], "api_key");
+        assert_eq!(response.context["workspace_id"], workspace.to_string());
+        assert_eq!(response.context["key_id"], key.id.to_string());
+        assert_eq!(response.context["scopes"], "read_messages");
+        assert_eq!(
+            response.policy_document.statement[0].resource,
+            ["arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/GET/api/v1/messages"]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_first_use_records_last_used_at() {
+        let app = app();
+        let workspace = WorkspaceId::new();
+        let (secret, _) = seed_key(&app.store, workspace, Scopes::all()).await;
+        handle(&app, event(MESSAGES, json!({"x-api-key": secret})))
+            .await
+            .unwrap();
+        let keys = app.store.list_api_keys(workspace).await.unwrap();
+        assert!(keys[0].last_used_at.is_some());
+    }
+
+    #[tokio::test]
+    async fn missing_malformed_unknown_and_deactivated_keys_are_denied_alike() {
+        let app = app();
+        let workspace = WorkspaceId::new();
+        let (secret, key) = seed_key(&app.store, workspace, Scopes::all()).await;
+        app.store
+            .deactivate_api_key(workspace, key.id)
+            .await
+            .unwrap();
+        let (unknown, _) = seed_key(&MemoryStore::new(), workspace, Scopes::all()).await;
+        for headers in [
+            json!({}),
+            json!({"X-API-Key": "garbage"}),
+            json!({"X-API-Key": "ybk_1234567890abcdef1234567890abcdef1234567890abcdef"}),
+            json!({"X-API-Key": unknown}),
+            json!({"X-API-Key": secret}),
+        ] {
+            let response = handle(&app, event(MESSAGES, headers.clone()))
+                .await
+                .unwrap();
+            assert_eq!(effect(&response), "Deny", "{headers}");
+            assert_eq!(denial_code(&response), "invalid_api_key");
+            assert_eq!(response.context["error_message"], "Invalid API key");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_user_token_is_allowed_on_management_routes_only() {
+        let app = app();
+        let jwt = app.jwt.as_ref().unwrap();
+        let (user, workspace) = (UserId::new(), WorkspaceId::new());
+        let token = jwt.issue(user, workspace, Timestamp::now()).unwrap();
+        let bearer = json!({"Authorization": format!("Bearer {token}")});
+
+        let response = handle(&app, event(API_KEYS, bearer.clone())).await.unwrap();
+        assert_eq!(effect(&response), "Allow");
+        assert_eq!(response.context["principal_type"], "user");
+        assert_eq!(response.context["user_id"], user.to_string());
+
+        let response = handle(&app, event(MESSAGES, bearer)).await.unwrap();
+        assert_eq!(denial_code(&response), "invalid_api_key");
+    }
+
+    #[tokio::test]
+    async fn expired_alg_none_wrong_audience_and_api_keys_are_denied_on_management_routes() {
+        let mut app = app();
+        let (secret, _) = seed_key(&app.store, WorkspaceId::new(), Scopes::all()).await;
+        let jwt = app.jwt.clone().unwrap();
+        let expired = jwt
+            .issue(
+                UserId::new(),
+                WorkspaceId::new(),
+                Timestamp::from_unix(Timestamp::now().unix() - 7200),
+            )
+            .unwrap();
+        let none_alg = format!(
+            "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
+            expired.split('.').nth(1).unwrap()
+        );
+        app.config.jwt_audience = "another-api".into();
+        let other_audience = yebolink_shared::jwt::JwtKeys::new(
+            yebolink_shared::testing::TEST_JWT_SECRET,
+            &app.config,
+        )
+        .issue(UserId::new(), WorkspaceId::new(), Timestamp::now())
+        .unwrap();
+        let valid = jwt
+            .issue(UserId::new(), WorkspaceId::new(), Timestamp::now())
+            .unwrap();
+        for headers in [
+            json!({"Authorization": format!("Bearer {expired}")}),
+            json!({"Authorization": format!("Bearer {none_alg}")}),
+            json!({"Authorization": format!("Bearer {other_audience}")}),
+            json!({"Authorization": format!("Bearer {secret}")}),
+            json!({"X-API-Key": secret}),
+            json!({"Authorization": format!("Bearer {valid}"), "X-API-Key": secret}),
+            json!({"Authorization": valid}),
+        ] {
+            let response = handle(&app, event(API_KEYS, headers.clone()))
+                .await
+                .unwrap();
+            assert_eq!(effect(&response), "Deny", "{headers}");
+            assert_eq!(denial_code(&response), "unauthorized");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_database_failure_is_an_error_never_an_allow() {
+        let app = app();
+        let (secret, _) = seed_key(&app.store, WorkspaceId::new(), Scopes::all()).await;
+        app.store.set_unavailable(true);
+        let result = handle(&app, event(MESSAGES, json!({"X-API-Key": secret}))).await;
+        assert!(result.is_err());
+    }
+
+    #[tokio::test]
+    async fn garbage_keys_cost_no_database_read() {
+        let app = app();
+        app.store.set_unavailable(true);
+        let response = handle(
+            &app,
+            event(MESSAGES, json!({"X-API-Key": "ybk_not-even-hex"})),
+        )
+        .await
+        .unwrap();
+        assert_eq!(denial_code(&response), "invalid_api_key");
+    }
+}

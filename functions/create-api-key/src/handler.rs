@@ -1,0 +1,150 @@
+//! `POST /api/v1/api-keys`: creates a key for the caller's workspace. The full key is in this
+//! response and nowhere else; only its SHA-256 is stored.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use yebolink_shared::account::DisplayName;
+use yebolink_shared::auth::authenticate_user;
+use yebolink_shared::ids::KeyId;
+use yebolink_shared::keys::ApiKeySecret;
+use yebolink_shared::request::json_object;
+use yebolink_shared::response::respond;
+use yebolink_shared::scopes::{Scopes, ScopesError};
+use yebolink_shared::store::{ApiKeyRecord, Store};
+use yebolink_shared::timestamp::Timestamp;
+use yebolink_shared::{ApiError, App};
+
+pub const WARNING: &str = "Save this key securely. It will not be shown again.";
+
+pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
+    respond(create_api_key(app, &req).await)
+}
+
+async fn create_api_key<S: Store>(
+    app: &App<S>,
+    req: &Request,
+) -> Result<(StatusCode, Value), ApiError> {
+    let user = authenticate_user(app, req).await?;
+    let body = json_object(req)?;
+    let name = DisplayName::parse(body.required_str("name")?)
+        .map_err(|problem| ApiError::field("name", problem))?;
+    let scopes = Scopes::from_request(body.optional_str_array("scopes")?.as_deref()).map_err(
+        |err| match err {
+            ScopesError::Empty => ApiError::field("scopes", "must not be empty"),
+            ScopesError::Unknown(_) => {
+                ApiError::field("scopes", "each must be send_messages or read_messages")
+            }
+        },
+    )?;
+
+    let secret = ApiKeySecret::generate().map_err(|err| {
+        tracing::error!(error = %err, "no randomness");
+        ApiError::Internal
+    })?;
+    let key = ApiKeyRecord {
+        id: KeyId::new(),
+        workspace_id: user.workspace_id,
+        name,
+        key_prefix: secret.prefix(),
+        key_hash: secret.hash(),
+        scopes,
+        is_active: true,
+        last_used_at: None,
+        created_at: Timestamp::now(),
+    };
+    app.store.create_api_key(&key).await?;
+    tracing::info!(key_id = %key.id, key_prefix = %key.key_prefix, workspace_id = %key.workspace_id, "API key created");
+    Ok((
+        StatusCode::CREATED,
+        json!({
+            "id": key.id,
+            "name": key.name,
+            "key": secret.expose_once(),
+            "key_prefix": key.key_prefix,
+            "scopes": key.scopes,
+            "created_at": key.created_at,
+            "warning": WARNING,
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yebolink_shared::auth::Principal;
+    use yebolink_shared::keys::ApiKeySecret;
+    use yebolink_shared::testing::{
+        app, assert_error, authorized, body_json, key_caller, request, user,
+    };
+
+    fn create(body: Value) -> Request {
+        request("POST", "/api/v1/api-keys", Some(body))
+    }
+
+    #[tokio::test]
+    async fn created_key_is_shown_once_and_stored_only_as_its_hash() {
+        let app = app();
+        let owner = user();
+        let response = handle(
+            &app,
+            authorized(
+                create(json!({"name": "Production API Key"})),
+                &Principal::User(owner.clone()),
+            ),
+        )
+        .await;
+        assert_eq!(response.status(), 201);
+        let data = &body_json(&response)["data"];
+        let key = data["key"].as_str().unwrap();
+        assert_eq!(data["key_prefix"], format!("{}...", &key[..11]));
+        assert_eq!(data["scopes"], json!(["send_messages", "read_messages"]));
+        assert_eq!(data["warning"], WARNING);
+
+        let stored = app.store.list_api_keys(owner.workspace_id).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].key_hash, ApiKeySecret::parse(key).unwrap().hash());
+        assert!(!format!("{stored:?}").contains(&key[4..]));
+    }
+
+    #[tokio::test]
+    async fn scopes_are_validated_and_deduplicated() {
+        let app = app();
+        let owner = Principal::User(user());
+        let response = handle(
+            &app,
+            authorized(
+                create(json!({"name": "r", "scopes": ["read_messages", "read_messages"]})),
+                &owner,
+            ),
+        )
+        .await;
+        assert_eq!(
+            body_json(&response)["data"]["scopes"],
+            json!(["read_messages"])
+        );
+        for scopes in [json!([]), json!(["admin"]), json!("send_messages")] {
+            let response = handle(
+                &app,
+                authorized(create(json!({"name": "k", "scopes": scopes})), &owner),
+            )
+            .await;
+            assert_error(&response, 400, "validation_error");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_can_never_create_a_key() {
+        let app = app();
+        let key = Principal::ApiKey(key_caller(user().workspace_id, Scopes::all()));
+        let response = handle(&app, authorized(create(json!({"name": "sneaky"})), &key)).await;
+        assert_error(&response, 401, "unauthorized");
+    }
+
+    #[tokio::test]
+    async fn without_authorizer_context_or_inline_auth_the_request_is_refused() {
+        let app = app();
+        let response = handle(&app, create(json!({"name": "anon"}))).await;
+        assert_error(&response, 401, "unauthorized");
+    }
+}

@@ -1,0 +1,111 @@
+//! `DELETE /api/v1/api-keys/{id}`: deactivates a key of the caller's workspace, finally and at
+//! once (the authorizer reads the key's state on every request). Safe to retry.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use yebolink_shared::auth::authenticate_user;
+use yebolink_shared::ids::KeyId;
+use yebolink_shared::request::path_id;
+use yebolink_shared::response::respond;
+use yebolink_shared::store::{Deactivation, Store};
+use yebolink_shared::{ApiError, App};
+
+pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
+    respond(deactivate_api_key(app, &req).await)
+}
+
+async fn deactivate_api_key<S: Store>(
+    app: &App<S>,
+    req: &Request,
+) -> Result<(StatusCode, Value), ApiError> {
+    let user = authenticate_user(app, req).await?;
+    let key_id: KeyId = path_id(req, "id")?;
+    match app
+        .store
+        .deactivate_api_key(user.workspace_id, key_id)
+        .await?
+    {
+        Deactivation::NotFound => Err(ApiError::NotFound),
+        Deactivation::Deactivated | Deactivation::AlreadyInactive => {
+            tracing::info!(key_id = %key_id, workspace_id = %user.workspace_id, "API key deactivated");
+            Ok((
+                StatusCode::OK,
+                json!({ "message": "API key deactivated successfully" }),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::RequestExt;
+    use std::collections::HashMap;
+    use yebolink_shared::auth::{verify_api_key, Principal};
+    use yebolink_shared::scopes::Scopes;
+    use yebolink_shared::testing::{
+        app, assert_error, authorized, body_json, request, seed_key, user,
+    };
+    use yebolink_shared::timestamp::Timestamp;
+
+    fn delete(id: &str) -> Request {
+        request("DELETE", &format!("/api/v1/api-keys/{id}"), None)
+            .with_path_parameters(HashMap::from([("id".to_owned(), id.to_owned())]))
+    }
+
+    #[tokio::test]
+    async fn deactivated_key_is_rejected_on_next_request_and_repeats_answer_the_same() {
+        let app = app();
+        let owner = user();
+        let (secret, key) = seed_key(&app.store, owner.workspace_id, Scopes::all()).await;
+        assert!(verify_api_key(&app.store, &secret, Timestamp::now())
+            .await
+            .is_ok());
+
+        for _ in 0..2 {
+            let response = handle(
+                &app,
+                authorized(delete(&key.id.to_string()), &Principal::User(owner.clone())),
+            )
+            .await;
+            assert_eq!(response.status(), 200);
+            assert_eq!(
+                body_json(&response)["data"]["message"],
+                "API key deactivated successfully"
+            );
+        }
+        assert_eq!(
+            verify_api_key(&app.store, &secret, Timestamp::now())
+                .await
+                .err(),
+            Some(ApiError::InvalidApiKey)
+        );
+        let listed = app.store.list_api_keys(owner.workspace_id).await.unwrap();
+        assert!(!listed[0].is_active);
+    }
+
+    #[tokio::test]
+    async fn another_workspaces_key_is_not_found_and_keeps_working() {
+        let app = app();
+        let (secret, key) = seed_key(&app.store, user().workspace_id, Scopes::all()).await;
+        let response = handle(
+            &app,
+            authorized(delete(&key.id.to_string()), &Principal::User(user())),
+        )
+        .await;
+        assert_error(&response, 404, "not_found");
+        assert!(verify_api_key(&app.store, &secret, Timestamp::now())
+            .await
+            .is_ok());
+    }
+
+    #[tokio::test]
+    async fn ids_that_are_not_uuids_are_not_found() {
+        let app = app();
+        for id in ["nope", "123", "../x", "550e8400e29b41d4a716446655440000"] {
+            let response = handle(&app, authorized(delete(id), &Principal::User(user()))).await;
+            assert_error(&response, 404, "not_found");
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! `POST /api/v1/auth/register`: creates a workspace and its owner, and starts a session.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+use yebolink_shared::account::{DisplayName, Email, Password};
+use yebolink_shared::ids::{UserId, WorkspaceId};
+use yebolink_shared::password::hash_password;
+use yebolink_shared::request::json_object;
+use yebolink_shared::response::respond;
+use yebolink_shared::store::{AccountCreated, NewAccount, Store};
+use yebolink_shared::timestamp::Timestamp;
+use yebolink_shared::{views, ApiError, App};
+
+pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
+    respond(register(app, &req).await)
+}
+
+async fn register<S: Store>(app: &App<S>, req: &Request) -> Result<(StatusCode, Value), ApiError> {
+    let body = json_object(req)?;
+    let workspace_name = DisplayName::parse(body.required_str("workspace_name")?)
+        .map_err(|problem| ApiError::field("workspace_name", problem))?;
+    let email = Email::parse(body.required_str("email")?)
+        .map_err(|problem| ApiError::field("email", problem))?;
+    let password = Password::parse(body.required_str("password")?)
+        .map_err(|problem| ApiError::field("password", problem))?;
+    let jwt = app.jwt.as_ref().ok_or(ApiError::Internal)?;
+
+    let now = Timestamp::now();
+    let account = NewAccount {
+        workspace_id: WorkspaceId::new(),
+        workspace_name,
+        user_id: UserId::new(),
+        email,
+        password_hash: hash_password(&password).map_err(|_| ApiError::Internal)?,
+        created_at: now,
+    };
+    match app.store.create_account(&account).await? {
+        AccountCreated::EmailTaken => Err(ApiError::EmailTaken),
+        AccountCreated::Created => {
+            tracing::info!(workspace_id = %account.workspace_id, user_id = %account.user_id, "workspace registered");
+            let session = views::session(
+                jwt,
+                account.user_id,
+                &account.email,
+                account.workspace_id,
+                &account.workspace_name,
+                now,
+            )?;
+            Ok((StatusCode::CREATED, session))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use yebolink_shared::testing::{app, assert_error, body_json, request};
+
+    fn register_request(body: Value) -> Request {
+        request("POST", "/api/v1/auth/register", Some(body))
+    }
+
+    fn valid_body(email: &str) -> Value {
+        json!({"workspace_name": "Acme", "email": email, "password": "a long enough password"})
+    }
+
+    #[tokio::test]
+    async fn registering_returns_a_bearer_token_for_the_new_workspace_owner() {
+        let app = app();
+        let response = handle(&app, register_request(valid_body("Owner@Acme.io"))).await;
+        assert_eq!(response.status(), 201);
+        let data = &body_json(&response)["data"];
+        assert_eq!(data["token_type"], "Bearer");
+        assert_eq!(data["expires_in"], 3600);
+        assert_eq!(data["workspace"]["name"], "Acme");
+        assert_eq!(data["user"]["email"], "owner@acme.io");
+        let claims = app
+            .jwt
+            .as_ref()
+            .unwrap()
+            .verify(data["token"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(claims.workspace_id.to_string(), data["workspace"]["id"]);
+        assert_eq!(claims.user_id.to_string(), data["user"]["id"]);
+    }
+
+    #[tokio::test]
+    async fn the_same_email_in_another_case_is_taken() {
+        let app = app();
+        handle(&app, register_request(valid_body("dup@acme.io"))).await;
+        let response = handle(&app, register_request(valid_body("DUP@acme.io"))).await;
+        assert_error(&response, 409, "email_taken");
+    }
+
+    #[tokio::test]
+    async fn each_invalid_field_is_named_in_a_400() {
+        let app = app();
+        for (field, body) in [
+            (
+                "password",
+                json!({"workspace_name": "A", "email": "a@b.io", "password": "short"}),
+            ),
+            (
+                "email",
+                json!({"workspace_name": "A", "email": "nope", "password": "a long enough password"}),
+            ),
+            (
+                "workspace_name",
+                json!({"workspace_name": " ", "email": "a@b.io", "password": "a long enough password"}),
+            ),
+            (
+                "workspace_name",
+                json!({"email": "a@b.io", "password": "a long enough password"}),
+            ),
+        ] {
+            let response = handle(&app, register_request(body)).await;
+            assert_error(&response, 400, "validation_error");
+            let message = body_json(&response)["error"]["message"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert!(message.starts_with(field), "{message}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_database_outage_is_a_503_and_creates_nothing() {
+        let app = app();
+        app.store.set_unavailable(true);
+        let response = handle(&app, register_request(valid_body("down@acme.io"))).await;
+        assert_error(&response, 503, "service_unavailable");
+        app.store.set_unavailable(false);
+        let response = handle(&app, register_request(valid_body("down@acme.io"))).await;
+        assert_eq!(response.status(), 201);
+    }
+}

@@ -1,0 +1,18 @@
+//! Lambda entry point for `POST /api/v1/auth/register`: wiring only.
+
+use std::convert::Infallible;
+
+use lambda_http::{run, service_fn, Error};
+use yebolink_shared::app::{init_logging, App, UsesJwt};
+
+mod handler;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    init_logging();
+    let app = App::from_env(UsesJwt::Yes).await?;
+    run(service_fn(|req| async {
+        Ok::<_, Infallible>(handler::handle(&app, req).await)
+    }))
+    .await
+}

@@ -1,0 +1,238 @@
+//! Who is calling. The authorizer decision (`decide`) turns credentials into a `Principal`; it
+//! runs in the authorizer Lambda and, in local mode only, inline in each function. Handlers get
+//! identity from `authenticate_user` / `authenticate_key` alone, which read the authorizer's
+//! context (never credentials) unless local inline auth is on.
+
+use std::collections::HashMap;
+
+use lambda_http::http::HeaderMap;
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use serde_json::Value;
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::ids::{KeyId, UserId, WorkspaceId};
+use crate::jwt::JwtKeys;
+use crate::keys::ApiKeySecret;
+use crate::scopes::{Scope, Scopes};
+use crate::store::{Store, LAST_USED_RESOLUTION_SECONDS};
+use crate::timestamp::Timestamp;
+
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCaller {
+    pub user_id: UserId,
+    pub workspace_id: WorkspaceId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCaller {
+    pub key_id: KeyId,
+    pub workspace_id: WorkspaceId,
+    pub scopes: Scopes,
+}
+
+impl KeyCaller {
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::InsufficientScope(scope.as_str()))
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    User(UserCaller),
+    ApiKey(KeyCaller),
+}
+
+/// The credential a route accepts: management routes a user token, messaging routes a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    UserToken,
+    ApiKey,
+}
+
+impl Credential {
+    /// Which credential a REST resource path needs; `None` for paths no authorizer guards.
+    pub fn for_path(path: &str) -> Option<Self> {
+        let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+        if under("/api/v1/messages") {
+            Some(Credential::ApiKey)
+        } else if under("/api/v1/api-keys") {
+            Some(Credential::UserToken)
+        } else {
+            None
+        }
+    }
+
+    /// The denial for this credential when it is missing or wrong.
+    pub fn rejection(&self) -> ApiError {
+        match self {
+            Credential::UserToken => ApiError::Unauthorized,
+            Credential::ApiKey => ApiError::InvalidApiKey,
+        }
+    }
+}
+
+/// The authorizer's decision. `Err` is a denial (`Unauthorized`, `InvalidApiKey`) or, when the
+/// database fails, `ServiceUnavailable`: never an accidental allow.
+pub async fn decide<S: Store>(
+    store: &S,
+    jwt: Option<&JwtKeys>,
+    headers: &HeaderMap,
+    credential: Credential,
+    now: Timestamp,
+) -> Result<Principal, ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match credential {
+        Credential::UserToken => {
+            // A key can never manage keys, even alongside a valid token.
+            if headers.contains_key(API_KEY_HEADER) {
+                return Err(ApiError::Unauthorized);
+            }
+            let token = header("authorization")
+                .and_then(bearer_token)
+                .ok_or(ApiError::Unauthorized)?;
+            let claims = jwt
+                .ok_or(ApiError::Unauthorized)?
+                .verify(token)
+                .map_err(|_| ApiError::Unauthorized)?;
+            Ok(Principal::User(UserCaller {
+                user_id: claims.user_id,
+                workspace_id: claims.workspace_id,
+            }))
+        }
+        Credential::ApiKey => {
+            let raw = header(API_KEY_HEADER).ok_or(ApiError::InvalidApiKey)?;
+            verify_api_key(store, raw, now).await.map(Principal::ApiKey)
+        }
+    }
+}
+
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Format and checksum first (no read for garbage), then one consistent read by hash.
+pub async fn verify_api_key<S: Store>(
+    store: &S,
+    raw: &str,
+    now: Timestamp,
+) -> Result<KeyCaller, ApiError> {
+    let secret = ApiKeySecret::parse(raw.trim()).map_err(|_| ApiError::InvalidApiKey)?;
+    let hash = secret.hash();
+    let key = store
+        .find_key_by_hash(&hash)
+        .await?
+        .ok_or(ApiError::InvalidApiKey)?;
+    if !key.is_active || !key.key_hash.matches(&hash) {
+        return Err(ApiError::InvalidApiKey);
+    }
+    let stale = key
+        .last_used_at
+        .is_none_or(|t| now.unix() - t.unix() >= LAST_USED_RESOLUTION_SECONDS);
+    if stale {
+        // Bookkeeping only: its failure must not turn a valid key away.
+        if let Err(err) = store.record_key_use(&key, now).await {
+            tracing::warn!(error = %err, key_id = %key.key_id, "could not record key use");
+        }
+    }
+    Ok(KeyCaller {
+        key_id: key.key_id,
+        workspace_id: key.workspace_id,
+        scopes: key.scopes,
+    })
+}
+
+/// The authorizer context for an allowed principal (values must be strings for API Gateway).
+pub fn context_for(principal: &Principal) -> HashMap<String, Value> {
+    let mut context = HashMap::new();
+    match principal {
+        Principal::User(user) => {
+            context.insert("principal_type".into(), "user".into());
+            context.insert("user_id".into(), user.user_id.to_string().into());
+            context.insert("workspace_id".into(), user.workspace_id.to_string().into());
+            context.insert("scopes".into(), "".into());
+        }
+        Principal::ApiKey(key) => {
+            context.insert("principal_type".into(), "api_key".into());
+            context.insert("key_id".into(), key.key_id.to_string().into());
+            context.insert("workspace_id".into(), key.workspace_id.to_string().into());
+            context.insert("scopes".into(), key.scopes.to_stored().into());
+        }
+    }
+    context
+}
+
+fn principal_from_context(fields: &HashMap<String, Value>) -> Option<Principal> {
+    let field = |name: &str| fields.get(name).and_then(Value::as_str);
+    let workspace_id = field("workspace_id")?.parse().ok()?;
+    match field("principal_type")? {
+        "user" => Some(Principal::User(UserCaller {
+            user_id: field("user_id")?.parse().ok()?,
+            workspace_id,
+        })),
+        "api_key" => Some(Principal::ApiKey(KeyCaller {
+            key_id: field("key_id")?.parse().ok()?,
+            workspace_id,
+            scopes: Scopes::from_stored(field("scopes")?).ok()?,
+        })),
+        _ => None,
+    }
+}
+
+async fn identify<S: Store>(
+    app: &App<S>,
+    req: &Request,
+    credential: Credential,
+) -> Result<Principal, ApiError> {
+    if let Some(RequestContext::ApiGatewayV1(context)) = req.request_context_ref() {
+        if !context.authorizer.fields.is_empty() {
+            return principal_from_context(&context.authorizer.fields).ok_or_else(|| {
+                tracing::error!("authorizer context present but malformed");
+                credential.rejection()
+            });
+        }
+    }
+    if app.config.local_inline_auth {
+        return decide(
+            &app.store,
+            app.jwt.as_ref(),
+            req.headers(),
+            credential,
+            Timestamp::now(),
+        )
+        .await;
+    }
+    // Deployed with no authorizer context: a misconfigured route. Deny.
+    Err(credential.rejection())
+}
+
+/// The logged-in workspace owner, or 401 `unauthorized`.
+pub async fn authenticate_user<S: Store>(
+    app: &App<S>,
+    req: &Request,
+) -> Result<UserCaller, ApiError> {
+    match identify(app, req, Credential::UserToken).await? {
+        Principal::User(user) => Ok(user),
+        Principal::ApiKey(_) => Err(ApiError::Unauthorized),
+    }
+}
+
+/// The API key's identity, or 401 `invalid_api_key`.
+pub async fn authenticate_key<S: Store>(
+    app: &App<S>,
+    req: &Request,
+) -> Result<KeyCaller, ApiError> {
+    match identify(app, req, Credential::ApiKey).await? {
+        Principal::ApiKey(key) => Ok(key),
+        Principal::User(_) => Err(ApiError::InvalidApiKey),
+    }
+}

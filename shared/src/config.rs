@@ -1,0 +1,122 @@
+//! `Config`: everything a function reads from its environment, read once at cold start.
+//! Secrets come from the environment (locally) or from Secrets Manager (in AWS), through
+//! `jwt_secret` only.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {0} is invalid: {1}")]
+    Invalid(&'static str, &'static str),
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub table_name: String,
+    /// Set locally to the emulator's URL; unset in AWS.
+    pub dynamodb_endpoint: Option<String>,
+    pub dynamodb_timeout: Duration,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub jwt_ttl_seconds: i64,
+    pub rate_limit_per_minute: u64,
+    /// Local mode only: functions run the authorizer's decision themselves, because
+    /// `cargo lambda watch` has no API Gateway in front. Never set in the SAM template.
+    pub local_inline_auth: bool,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Same as `from_env`, from any source (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table_name = get("TABLE_NAME")
+            .filter(|v| !v.is_empty())
+            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        Ok(Self {
+            table_name,
+            dynamodb_endpoint: get("DYNAMODB_ENDPOINT").filter(|v| !v.is_empty()),
+            dynamodb_timeout: Duration::from_millis(number(&get, "DYNAMODB_TIMEOUT_MS", 2000)?),
+            jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "yebolink".into()),
+            jwt_audience: get("JWT_AUDIENCE").unwrap_or_else(|| "yebolink-api".into()),
+            jwt_ttl_seconds: i64::try_from(number(&get, "JWT_TTL_SECONDS", 3600)?)
+                .map_err(|_| ConfigError::Invalid("JWT_TTL_SECONDS", "too large"))?,
+            rate_limit_per_minute: number(&get, "RATE_LIMIT_PER_MINUTE", 100)?,
+            local_inline_auth: get("YEBOLINK_LOCAL_INLINE_AUTH").as_deref() == Some("1"),
+        })
+    }
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(0) => Err(ConfigError::Invalid(name, "must be positive")),
+            Ok(n) => Ok(n),
+            Err(_) => Err(ConfigError::Invalid(name, "must be a whole number")),
+        },
+    }
+}
+
+/// The JWT signing secret: `JWT_SECRET` (local development), at least 32 bytes.
+pub fn jwt_secret() -> Result<Vec<u8>, ConfigError> {
+    let secret = std::env::var("JWT_SECRET").map_err(|_| ConfigError::Missing("JWT_SECRET"))?;
+    if secret.len() < 32 {
+        return Err(ConfigError::Invalid(
+            "JWT_SECRET",
+            "must be at least 32 bytes",
+        ));
+    }
+    Ok(secret.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_table_is_set() {
+        let config = config(&[("TABLE_NAME", "t")]).unwrap();
+        assert_eq!(config.rate_limit_per_minute, 100);
+        assert!(!config.local_inline_auth);
+        assert_eq!(config.dynamodb_endpoint, None);
+    }
+
+    #[test]
+    fn inline_auth_needs_the_exact_flag() {
+        assert!(
+            config(&[("TABLE_NAME", "t"), ("YEBOLINK_LOCAL_INLINE_AUTH", "1")])
+                .unwrap()
+                .local_inline_auth
+        );
+        assert!(
+            !config(&[("TABLE_NAME", "t"), ("YEBOLINK_LOCAL_INLINE_AUTH", "true")])
+                .unwrap()
+                .local_inline_auth
+        );
+    }
+
+    #[test]
+    fn bad_numbers_and_missing_table_are_errors() {
+        assert!(config(&[]).is_err());
+        assert!(config(&[("TABLE_NAME", "t"), ("RATE_LIMIT_PER_MINUTE", "lots")]).is_err());
+        assert!(config(&[("TABLE_NAME", "t"), ("RATE_LIMIT_PER_MINUTE", "0")]).is_err());
+    }
+}

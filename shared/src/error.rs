@@ -1,0 +1,111 @@
+//! `ApiError`: the one error type at the HTTP boundary. Each variant maps to a status code and
+//! a stable error `code`; the message is safe to show a client (never internal error text).
+
+use lambda_http::http::StatusCode;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("Request body is not valid JSON")]
+    InvalidJson,
+    #[error("{0}")]
+    Validation(String),
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("Missing or invalid bearer token")]
+    Unauthorized,
+    #[error("Invalid email or password")]
+    InvalidCredentials,
+    #[error("Invalid API key")]
+    InvalidApiKey,
+    #[error("This API key lacks the {0} scope")]
+    InsufficientScope(&'static str),
+    #[error("Resource not found")]
+    NotFound,
+    #[error("An account with this email already exists")]
+    EmailTaken,
+    #[error("Request body exceeds 64 KiB")]
+    PayloadTooLarge,
+    #[error("Idempotency-Key was already used with a different request body")]
+    IdempotencyConflict,
+    #[error("Rate limit exceeded, retry after {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
+    #[error("Too many failed login attempts, retry after {retry_after} seconds")]
+    TooManyLoginAttempts { retry_after: u64 },
+    #[error("Internal server error")]
+    Internal,
+    #[error("Service temporarily unavailable, please retry")]
+    ServiceUnavailable,
+}
+
+impl ApiError {
+    /// A validation error whose message names the offending field.
+    pub fn field(field: &str, problem: &str) -> Self {
+        ApiError::Validation(format!("{field}: {problem}"))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidJson | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unauthorized | ApiError::InvalidCredentials | ApiError::InvalidApiKey => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::EmailTaken => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } | ApiError::TooManyLoginAttempts { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidJson => "invalid_json",
+            ApiError::Validation(_) => "validation_error",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::InvalidApiKey => "invalid_api_key",
+            ApiError::InsufficientScope(_) => "insufficient_scope",
+            ApiError::NotFound => "not_found",
+            ApiError::EmailTaken => "email_taken",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::IdempotencyConflict => "idempotency_conflict",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::TooManyLoginAttempts { .. } => "too_many_attempts",
+            ApiError::Internal => "internal_error",
+            ApiError::ServiceUnavailable => "service_unavailable",
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for the `Retry-After` header.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after }
+            | ApiError::TooManyLoginAttempts { retry_after } => Some(*retry_after),
+            ApiError::ServiceUnavailable => Some(1),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match err {
+            StoreError::Unavailable(detail) => {
+                tracing::error!(error = %detail, "storage unavailable");
+                ApiError::ServiceUnavailable
+            }
+            StoreError::Corrupt(detail) => {
+                tracing::error!(error = %detail, "stored item is corrupt");
+                ApiError::Internal
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Identifier newtypes. Each wraps a UUID so that a key id can never be passed where a workspace
+//! id is expected. Keys and messages use UUIDv7: time-ordered, so DynamoDB sort keys list
+//! newest first with no sorting in memory.
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $new:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            pub fn new() -> Self {
+                Self($new)
+            }
+
+            pub fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                Self(id)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            /// Accepts only the canonical hyphenated form, so one id has one spelling.
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                uuid::fmt::Hyphenated::from_str(s).map(|h| Self(h.into_uuid()))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A workspace: the tenant every key and message belongs to.
+    WorkspaceId,
+    Uuid::new_v4()
+);
+uuid_id!(
+    /// A workspace owner who logs in with a password.
+    UserId,
+    Uuid::new_v4()
+);
+uuid_id!(
+    /// An API key's public id (not the secret).
+    KeyId,
+    Uuid::now_v7()
+);
+uuid_id!(
+    /// A message; time-ordered.
+    MessageId,
+    Uuid::now_v7()
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_only_canonical_uuids() {
+        let id = KeyId::new();
+        assert_eq!(id.to_string().parse::<KeyId>().unwrap(), id);
+        assert!("not-a-uuid".parse::<KeyId>().is_err());
+        assert!(id.as_uuid().simple().to_string().parse::<KeyId>().is_err());
+        assert!(format!("{{{id}}}").parse::<KeyId>().is_err());
+    }
+
+    #[test]
+    fn message_ids_sort_in_creation_order() {
+        let first = MessageId::new();
+        let second = MessageId::new();
+        assert!(first.to_string() < second.to_string());
+    }
+}

@@ -1,0 +1,226 @@
+//! `MemoryStore`: the `Store` contract in process memory, for fast handler unit tests. It must
+//! pass the same conformance suite as `DynamoStore`; nothing in production uses it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use super::*;
+
+#[derive(Default)]
+struct State {
+    accounts: HashMap<String, UserCredentials>,
+    keys: BTreeMap<(WorkspaceId, KeyId), ApiKeyRecord>,
+    lookups: HashMap<String, KeyLookup>,
+    counters: HashMap<String, u64>,
+    messages: BTreeMap<(WorkspaceId, MessageId), MessageRecord>,
+    idempotency: HashMap<(WorkspaceId, String), IdempotencyRecord>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+    /// When set, every call fails as if the database were unreachable.
+    unavailable: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Simulates the database going down (or coming back).
+    pub fn set_unavailable(&self, down: bool) {
+        self.unavailable
+            .store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn state(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        if self.unavailable.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("memory store switched off".into()));
+        }
+        // A panic while holding the lock cannot leave State half-written in a way that
+        // matters to tests, so recover the guard.
+        Ok(self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn bump(&self, counter: String) -> Result<u64, StoreError> {
+        let mut state = self.state()?;
+        let count = state.counters.entry(counter).or_insert(0);
+        *count += 1;
+        Ok(*count)
+    }
+}
+
+impl Store for MemoryStore {
+    async fn create_account(&self, account: &NewAccount) -> Result<AccountCreated, StoreError> {
+        let mut state = self.state()?;
+        let email = account.email.as_str().to_owned();
+        if state.accounts.contains_key(&email) {
+            return Ok(AccountCreated::EmailTaken);
+        }
+        state.accounts.insert(
+            email,
+            UserCredentials {
+                user_id: account.user_id,
+                workspace_id: account.workspace_id,
+                workspace_name: account.workspace_name.clone(),
+                email: account.email.clone(),
+                password_hash: account.password_hash.clone(),
+            },
+        );
+        Ok(AccountCreated::Created)
+    }
+
+    async fn find_credentials(&self, email: &Email) -> Result<Option<UserCredentials>, StoreError> {
+        Ok(self.state()?.accounts.get(email.as_str()).cloned())
+    }
+
+    async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        state.lookups.insert(
+            key.key_hash.as_str().to_owned(),
+            KeyLookup {
+                key_hash: key.key_hash.clone(),
+                key_id: key.id,
+                workspace_id: key.workspace_id,
+                scopes: key.scopes.clone(),
+                is_active: key.is_active,
+                last_used_at: key.last_used_at,
+            },
+        );
+        state.keys.insert((key.workspace_id, key.id), key.clone());
+        Ok(())
+    }
+
+    async fn list_api_keys(
+        &self,
+        workspace_id: WorkspaceId,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let state = self.state()?;
+        Ok(state
+            .keys
+            .range(
+                (workspace_id, KeyId::from(uuid::Uuid::nil()))
+                    ..=(workspace_id, KeyId::from(uuid::Uuid::max())),
+            )
+            .rev()
+            .map(|(_, key)| key.clone())
+            .collect())
+    }
+
+    async fn deactivate_api_key(
+        &self,
+        workspace_id: WorkspaceId,
+        key_id: KeyId,
+    ) -> Result<Deactivation, StoreError> {
+        let mut state = self.state()?;
+        let Some(key) = state.keys.get_mut(&(workspace_id, key_id)) else {
+            return Ok(Deactivation::NotFound);
+        };
+        if !key.is_active {
+            return Ok(Deactivation::AlreadyInactive);
+        }
+        key.is_active = false;
+        let hash = key.key_hash.as_str().to_owned();
+        if let Some(lookup) = state.lookups.get_mut(&hash) {
+            lookup.is_active = false;
+        }
+        Ok(Deactivation::Deactivated)
+    }
+
+    async fn find_key_by_hash(&self, hash: &KeyHash) -> Result<Option<KeyLookup>, StoreError> {
+        Ok(self.state()?.lookups.get(hash.as_str()).cloned())
+    }
+
+    async fn record_key_use(&self, key: &KeyLookup, now: Timestamp) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let cutoff = now.unix() - LAST_USED_RESOLUTION_SECONDS;
+        let Some(lookup) = state.lookups.get_mut(key.key_hash.as_str()) else {
+            return Ok(());
+        };
+        let stale = lookup.last_used_at.is_none_or(|t| t.unix() <= cutoff);
+        if !lookup.is_active || !stale {
+            return Ok(());
+        }
+        lookup.last_used_at = Some(now);
+        if let Some(record) = state.keys.get_mut(&(key.workspace_id, key.key_id)) {
+            record.last_used_at = Some(now);
+        }
+        Ok(())
+    }
+
+    async fn count_request(
+        &self,
+        key_id: KeyId,
+        window_start: Timestamp,
+        _expires_at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.bump(format!("RATE#{key_id}#{}", window_start.unix()))
+    }
+
+    async fn put_message(
+        &self,
+        message: &MessageRecord,
+        idempotency: Option<&IdempotencyRecord>,
+        now: Timestamp,
+    ) -> Result<SendOutcome, StoreError> {
+        let mut state = self.state()?;
+        if let Some(record) = idempotency {
+            let slot = (record.workspace_id, record.key.clone());
+            if let Some(existing) = state.idempotency.get(&slot) {
+                if existing.expires_at > now {
+                    return Ok(SendOutcome::Replayed(existing.clone()));
+                }
+            }
+            state.idempotency.insert(slot, record.clone());
+        }
+        state
+            .messages
+            .insert((message.workspace_id, message.id), message.clone());
+        Ok(SendOutcome::Created)
+    }
+
+    async fn list_messages(
+        &self,
+        workspace_id: WorkspaceId,
+        limit: usize,
+        after: Option<MessageId>,
+    ) -> Result<MessagePage, StoreError> {
+        let state = self.state()?;
+        let upper = after.unwrap_or_else(|| MessageId::from(uuid::Uuid::max()));
+        let mut newest_first = state
+            .messages
+            .range((workspace_id, MessageId::from(uuid::Uuid::nil()))..(workspace_id, upper))
+            .rev()
+            .map(|(_, m)| m.clone());
+        let messages: Vec<_> = newest_first.by_ref().take(limit).collect();
+        let has_more = newest_first.next().is_some();
+        Ok(MessagePage { messages, has_more })
+    }
+
+    async fn get_message(
+        &self,
+        workspace_id: WorkspaceId,
+        id: MessageId,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        Ok(self.state()?.messages.get(&(workspace_id, id)).cloned())
+    }
+
+    async fn count_login_failure(
+        &self,
+        email: &Email,
+        window_start: Timestamp,
+        _expires_at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.bump(format!("LOGIN#{}#{}", email.as_str(), window_start.unix()))
+    }
+
+    async fn login_failures(
+        &self,
+        email: &Email,
+        window_start: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let key = format!("LOGIN#{}#{}", email.as_str(), window_start.unix());
+        Ok(self.state()?.counters.get(&key).copied().unwrap_or(0))
+    }
+}

@@ -1,0 +1,220 @@
+//! Storage: the `Store` trait every handler depends on, the records it stores, and its two
+//! implementations: `DynamoStore` (production and local) and `MemoryStore` (fast handler unit
+//! tests). One conformance suite (`shared/tests/store_conformance.rs`) runs against both.
+
+use std::future::Future;
+
+use crate::account::{DisplayName, Email};
+use crate::ids::{KeyId, MessageId, UserId, WorkspaceId};
+use crate::keys::{KeyHash, KeyPrefix};
+use crate::message::Channel;
+use crate::scopes::Scopes;
+use crate::timestamp::Timestamp;
+
+pub mod dynamo;
+pub mod memory;
+pub mod table;
+
+pub use dynamo::DynamoStore;
+pub use memory::MemoryStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or refused the call: fail closed, answer 503.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// An item did not have the shape this code writes.
+    #[error("corrupt item: {0}")]
+    Corrupt(String),
+}
+
+/// A new workspace with its owner.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub workspace_id: WorkspaceId,
+    pub workspace_name: DisplayName,
+    pub user_id: UserId,
+    pub email: Email,
+    pub password_hash: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountCreated {
+    Created,
+    EmailTaken,
+}
+
+/// What login needs to check a password and issue a token.
+#[derive(Debug, Clone)]
+pub struct UserCredentials {
+    pub user_id: UserId,
+    pub workspace_id: WorkspaceId,
+    pub workspace_name: DisplayName,
+    pub email: Email,
+    pub password_hash: String,
+}
+
+/// An API key as its workspace sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: KeyId,
+    pub workspace_id: WorkspaceId,
+    pub name: DisplayName,
+    pub key_prefix: KeyPrefix,
+    pub key_hash: KeyHash,
+    pub scopes: Scopes,
+    pub is_active: bool,
+    pub last_used_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+/// What the authorizer reads for a presented key: one item, found by the key's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyLookup {
+    pub key_hash: KeyHash,
+    pub key_id: KeyId,
+    pub workspace_id: WorkspaceId,
+    pub scopes: Scopes,
+    pub is_active: bool,
+    pub last_used_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deactivation {
+    Deactivated,
+    AlreadyInactive,
+    NotFound,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    pub id: MessageId,
+    pub workspace_id: WorkspaceId,
+    pub key_id: KeyId,
+    pub to: String,
+    pub channel: Channel,
+    pub text: String,
+    pub subject: Option<String>,
+    pub status: String,
+    pub segments: u32,
+    pub created_at: Timestamp,
+}
+
+/// The first response to a send with an `Idempotency-Key`, kept 24 hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub workspace_id: WorkspaceId,
+    pub key: String,
+    pub request_hash: String,
+    pub status: u16,
+    pub body: String,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    Created,
+    /// An unexpired record with this idempotency key exists; nothing was written.
+    Replayed(IdempotencyRecord),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessagePage {
+    pub messages: Vec<MessageRecord>,
+    pub has_more: bool,
+}
+
+/// Seconds after which `last_used_at` may be written again.
+pub const LAST_USED_RESOLUTION_SECONDS: i64 = 60;
+
+pub trait Store: Send + Sync {
+    /// Workspace, owner and email claim in one transaction; the email is unique.
+    fn create_account(
+        &self,
+        account: &NewAccount,
+    ) -> impl Future<Output = Result<AccountCreated, StoreError>> + Send;
+
+    fn find_credentials(
+        &self,
+        email: &Email,
+    ) -> impl Future<Output = Result<Option<UserCredentials>, StoreError>> + Send;
+
+    /// Key item and hash lookup item in one transaction.
+    fn create_api_key(
+        &self,
+        key: &ApiKeyRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The workspace's keys, newest first, deactivated ones included.
+    fn list_api_keys(
+        &self,
+        workspace_id: WorkspaceId,
+    ) -> impl Future<Output = Result<Vec<ApiKeyRecord>, StoreError>> + Send;
+
+    /// Marks the key item and its lookup item inactive in one transaction. Final.
+    fn deactivate_api_key(
+        &self,
+        workspace_id: WorkspaceId,
+        key_id: KeyId,
+    ) -> impl Future<Output = Result<Deactivation, StoreError>> + Send;
+
+    /// One strongly consistent read by hash.
+    fn find_key_by_hash(
+        &self,
+        hash: &KeyHash,
+    ) -> impl Future<Output = Result<Option<KeyLookup>, StoreError>> + Send;
+
+    /// Sets `last_used_at` unless it was set less than a minute ago or the key is inactive.
+    fn record_key_use(
+        &self,
+        key: &KeyLookup,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Atomically counts one request in the key's window and returns the count so far.
+    fn count_request(
+        &self,
+        key_id: KeyId,
+        window_start: Timestamp,
+        expires_at: Timestamp,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Stores the message, and the idempotency record with it when given. If an unexpired
+    /// record with the same idempotency key exists, writes nothing and returns it.
+    fn put_message(
+        &self,
+        message: &MessageRecord,
+        idempotency: Option<&IdempotencyRecord>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<SendOutcome, StoreError>> + Send;
+
+    /// Newest first, starting after `after` when given.
+    fn list_messages(
+        &self,
+        workspace_id: WorkspaceId,
+        limit: usize,
+        after: Option<MessageId>,
+    ) -> impl Future<Output = Result<MessagePage, StoreError>> + Send;
+
+    fn get_message(
+        &self,
+        workspace_id: WorkspaceId,
+        id: MessageId,
+    ) -> impl Future<Output = Result<Option<MessageRecord>, StoreError>> + Send;
+
+    /// Counts one failed login for `email` in the window and returns the count so far.
+    fn count_login_failure(
+        &self,
+        email: &Email,
+        window_start: Timestamp,
+        expires_at: Timestamp,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Failed logins for `email` in the window, without counting one.
+    fn login_failures(
+        &self,
+        email: &Email,
+        window_start: Timestamp,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}

@@ -1,0 +1,111 @@
+//! Helpers for handler unit tests (feature `testing`): an `App` over `MemoryStore`, request
+//! builders that carry an authorizer context exactly as API Gateway passes it, and seeded keys.
+
+use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::Value;
+
+use crate::account::DisplayName;
+use crate::app::App;
+use crate::auth::{context_for, KeyCaller, Principal, UserCaller};
+use crate::config::Config;
+use crate::ids::{KeyId, UserId, WorkspaceId};
+use crate::jwt::JwtKeys;
+use crate::keys::ApiKeySecret;
+use crate::scopes::Scopes;
+use crate::store::{ApiKeyRecord, MemoryStore, Store};
+use crate::timestamp::Timestamp;
+
+pub const TEST_JWT_SECRET: &[u8] = b"unit-test-secret-unit-test-secret-0123";
+
+pub fn config() -> Config {
+    let mut config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "test".into()))
+        .expect("test config");
+    config.rate_limit_per_minute = 5;
+    config
+}
+
+/// An app over an empty in-memory store, with JWT keys, inline auth off (as deployed).
+pub fn app() -> App<MemoryStore> {
+    let config = config();
+    App {
+        store: MemoryStore::new(),
+        jwt: Some(JwtKeys::new(TEST_JWT_SECRET, &config)),
+        config,
+    }
+}
+
+pub fn request(method: &str, path: &str, body: Option<Value>) -> Request {
+    let body = body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
+    lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .body(body)
+        .expect("valid test request")
+}
+
+/// `req` as API Gateway delivers it after the authorizer allowed `principal`.
+pub fn authorized(req: Request, principal: &Principal) -> Request {
+    let mut context = ApiGatewayProxyRequestContext::default();
+    context.authorizer.fields = context_for(principal);
+    req.with_request_context(RequestContext::ApiGatewayV1(context))
+}
+
+pub fn user() -> UserCaller {
+    UserCaller {
+        user_id: UserId::new(),
+        workspace_id: WorkspaceId::new(),
+    }
+}
+
+pub fn key_caller(workspace_id: WorkspaceId, scopes: Scopes) -> KeyCaller {
+    KeyCaller {
+        key_id: KeyId::new(),
+        workspace_id,
+        scopes,
+    }
+}
+
+/// Stores a new active key for `workspace_id`; returns the full secret and the record.
+pub async fn seed_key(
+    store: &impl Store,
+    workspace_id: WorkspaceId,
+    scopes: Scopes,
+) -> (String, ApiKeyRecord) {
+    let secret = ApiKeySecret::generate().expect("randomness");
+    let record = ApiKeyRecord {
+        id: KeyId::new(),
+        workspace_id,
+        name: DisplayName::from_stored("seeded".into()),
+        key_prefix: secret.prefix(),
+        key_hash: secret.hash(),
+        scopes,
+        is_active: true,
+        last_used_at: None,
+        created_at: Timestamp::now(),
+    };
+    store.create_api_key(&record).await.expect("seed key");
+    (secret.expose_once(), record)
+}
+
+pub fn body_json(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref()).expect("JSON body")
+}
+
+/// Asserts the error envelope, status and code.
+pub fn assert_error(response: &Response<Body>, status: u16, code: &str) {
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "body: {:?}",
+        body_json(response)
+    );
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body = body_json(response);
+    assert_eq!(body["success"], false);
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
+}

@@ -1,0 +1,58 @@
+//! `Timestamp`: whole seconds since the Unix epoch, shown to clients as RFC 3339 UTC with a `Z`
+//! (`2025-11-02T12:00:00Z`) and stored in DynamoDB as a number so conditions can compare it.
+
+use serde::{Serialize, Serializer};
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self(OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    pub fn from_unix(seconds: i64) -> Self {
+        Self(seconds)
+    }
+
+    pub fn unix(&self) -> i64 {
+        self.0
+    }
+
+    pub fn plus_seconds(&self, seconds: i64) -> Self {
+        Self(self.0.saturating_add(seconds))
+    }
+
+    pub fn rfc3339(&self) -> String {
+        let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        OffsetDateTime::from_unix_timestamp(self.0)
+            .ok()
+            .and_then(|t| t.format(&format).ok())
+            .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.rfc3339())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_as_rfc3339_utc_with_whole_seconds() {
+        assert_eq!(
+            Timestamp::from_unix(1_762_084_800).rfc3339(),
+            "2025-11-02T12:00:00Z"
+        );
+        assert_eq!(
+            serde_json::to_value(Timestamp::from_unix(0)).unwrap(),
+            "1970-01-01T00:00:00Z"
+        );
+    }
+}

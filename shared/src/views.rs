@@ -1,0 +1,62 @@
+//! The JSON shapes clients see for sessions, keys and messages, in one place so every endpoint
+//! that returns one returns the same fields.
+
+use serde_json::{json, Value};
+
+use crate::account::{DisplayName, Email};
+use crate::error::ApiError;
+use crate::ids::{UserId, WorkspaceId};
+use crate::jwt::JwtKeys;
+use crate::store::{ApiKeyRecord, MessageRecord};
+use crate::timestamp::Timestamp;
+
+/// Register's and login's `data`: a fresh token and who it is for.
+pub fn session(
+    jwt: &JwtKeys,
+    user_id: UserId,
+    email: &Email,
+    workspace_id: WorkspaceId,
+    workspace_name: &DisplayName,
+    now: Timestamp,
+) -> Result<Value, ApiError> {
+    let token = jwt.issue(user_id, workspace_id, now).map_err(|err| {
+        tracing::error!(error = %err, "token signing failed");
+        ApiError::Internal
+    })?;
+    Ok(json!({
+        "token": token,
+        "token_type": "Bearer",
+        "expires_in": jwt.ttl_seconds(),
+        "workspace": { "id": workspace_id, "name": workspace_name },
+        "user": { "id": user_id, "email": email },
+    }))
+}
+
+/// A key as listed: never the secret, never the hash.
+pub fn api_key(key: &ApiKeyRecord) -> Value {
+    json!({
+        "id": key.id,
+        "name": key.name,
+        "key_prefix": key.key_prefix,
+        "scopes": key.scopes,
+        "is_active": key.is_active,
+        "last_used_at": key.last_used_at,
+        "created_at": key.created_at,
+    })
+}
+
+pub fn message(message: &MessageRecord) -> Value {
+    let mut content = json!({ "text": message.text });
+    if let Some(subject) = &message.subject {
+        content["subject"] = json!(subject);
+    }
+    json!({
+        "id": message.id,
+        "to": message.to,
+        "channel": message.channel,
+        "content": content,
+        "status": message.status,
+        "segments": message.segments,
+        "created_at": message.created_at,
+    })
+}
