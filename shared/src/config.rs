@@ -1,6 +1,6 @@
 //! `Config`: everything a function reads from its environment, read once at cold start.
-//! Secrets come from the environment (locally) or from Secrets Manager (in AWS), through
-//! `jwt_secret` only.
+//! Secrets come from the environment (locally) or from Secrets Manager (in AWS), decided by
+//! `jwt_secret_source` only.
 
 use std::time::Duration;
 
@@ -10,6 +10,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {0} is invalid: {1}")]
     Invalid(&'static str, &'static str),
+    #[error("the JWT secret could not be read from Secrets Manager")]
+    SecretUnavailable,
 }
 
 #[derive(Clone)]
@@ -66,16 +68,36 @@ fn number(
     }
 }
 
-/// The JWT signing secret: `JWT_SECRET` (local development), at least 32 bytes.
-pub fn jwt_secret() -> Result<Vec<u8>, ConfigError> {
-    let secret = std::env::var("JWT_SECRET").map_err(|_| ConfigError::Missing("JWT_SECRET"))?;
+/// Where the JWT signing secret comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwtSecretSource {
+    /// `JWT_SECRET`: local development and tests.
+    Env(String),
+    /// `JWT_SECRET_ARN`: a Secrets Manager secret, read once at cold start.
+    SecretsManager(String),
+}
+
+/// The one place that decides where the JWT secret is read from. `JWT_SECRET_ARN` wins, so a
+/// deployed function never falls back to a plain environment value.
+pub fn jwt_secret_source(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<JwtSecretSource, ConfigError> {
+    if let Some(arn) = get("JWT_SECRET_ARN").filter(|v| !v.is_empty()) {
+        return Ok(JwtSecretSource::SecretsManager(arn));
+    }
+    let secret = get("JWT_SECRET").ok_or(ConfigError::Missing("JWT_SECRET or JWT_SECRET_ARN"))?;
+    check_secret(secret).map(JwtSecretSource::Env)
+}
+
+/// A signing secret must be at least 32 bytes (256 bits for HS256).
+pub fn check_secret(secret: String) -> Result<String, ConfigError> {
     if secret.len() < 32 {
         return Err(ConfigError::Invalid(
-            "JWT_SECRET",
+            "JWT secret",
             "must be at least 32 bytes",
         ));
     }
-    Ok(secret.into_bytes())
+    Ok(secret)
 }
 
 #[cfg(test)]
@@ -111,6 +133,24 @@ mod tests {
                 .unwrap()
                 .local_inline_auth
         );
+    }
+
+    #[test]
+    fn the_secret_arn_wins_over_a_plain_secret_and_short_secrets_are_refused() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            jwt_secret_source(vars(&[("JWT_SECRET_ARN", "arn:x"), ("JWT_SECRET", "y")])).unwrap(),
+            JwtSecretSource::SecretsManager("arn:x".into())
+        );
+        assert!(jwt_secret_source(vars(&[("JWT_SECRET", "too-short")])).is_err());
+        assert!(jwt_secret_source(vars(&[])).is_err());
     }
 
     #[test]

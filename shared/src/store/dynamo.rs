@@ -42,27 +42,39 @@ impl DynamoStore {
         }
     }
 
-    /// The client for `config`: region and credentials from the environment, the endpoint
-    /// override for local mode, and timeouts so a hanging database fails fast (503) instead
-    /// of holding the function until its own timeout.
-    pub async fn connect(config: &Config) -> Self {
+    /// The SDK configuration for `config`: region and credentials from the environment, the
+    /// endpoint override for local mode, and timeouts so a hanging database fails fast (503)
+    /// instead of holding the function until its own timeout.
+    pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(config.dynamodb_timeout.min(Duration::from_secs(1)))
             .operation_attempt_timeout(config.dynamodb_timeout / 2)
             .operation_timeout(config.dynamodb_timeout)
             .build();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
             .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(2));
+            .retry_config(RetryConfig::standard().with_max_attempts(2))
+            .load()
+            .await
+    }
+
+    pub fn from_sdk_config(config: &Config, sdk_config: &aws_config::SdkConfig) -> Self {
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk_config);
         if let Some(endpoint) = &config.dynamodb_endpoint {
-            loader = loader.endpoint_url(endpoint);
+            builder = builder.endpoint_url(endpoint);
         }
-        let sdk_config = loader.load().await;
-        Self::new(Client::new(&sdk_config), config.table_name.clone())
+        Self::new(
+            Client::from_conf(builder.build()),
+            config.table_name.clone(),
+        )
     }
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table
     }
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
