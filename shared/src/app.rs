@@ -36,6 +36,7 @@ impl App<DynamoStore> {
             None
         };
         let store = DynamoStore::from_sdk_config(&config, &sdk_config);
+        store.warm_up().await;
         Ok(Self { store, config, jwt })
     }
 }

@@ -69,6 +69,23 @@ impl DynamoStore {
         )
     }
 
+    /// Opens the connection (DNS, TCP, TLS) during the cold start instead of on the first
+    /// request: one eventually consistent read of an item that never exists. Failure is only
+    /// logged; the first request will report it properly.
+    pub async fn warm_up(&self) {
+        let result = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s("WARMUP"))
+            .key("sk", s("WARMUP"))
+            .send()
+            .await;
+        if let Err(err) = result {
+            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(err), "DynamoDB warm-up failed");
+        }
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

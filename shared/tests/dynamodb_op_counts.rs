@@ -1,0 +1,601 @@
+//! DynamoDB operations per request, counted, not estimated: an SDK interceptor on the client
+//! records every operation the code sends (and every HTTP attempt), against a real DynamoDB API
+//! (the local emulator that `make test` starts and names in `DYNAMODB_TEST_ENDPOINT`). Each test
+//! has a table of its own.
+//!
+//! The request paths are driven through the same shared code the functions call: the
+//! authorizer's `auth::decide`, the messaging gate `ratelimit::admit` (as deployed: identity from
+//! the authorizer context), and the `Store` calls each handler makes after it. These counts are
+//! the ones `docs/performance.md` prices.
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::get_item::GetItemInput;
+use aws_sdk_dynamodb::operation::put_item::PutItemInput;
+use aws_sdk_dynamodb::operation::query::QueryInput;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
+use yebolink_shared::account::{DisplayName, Email};
+use yebolink_shared::auth::{context_for, decide, Credential, KeyCaller, Principal};
+use yebolink_shared::config::Config;
+use yebolink_shared::ids::{KeyId, MessageId, UserId, WorkspaceId};
+use yebolink_shared::jwt::JwtKeys;
+use yebolink_shared::keys::ApiKeySecret;
+use yebolink_shared::lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
+use yebolink_shared::lambda_http::http::{HeaderMap, HeaderValue};
+use yebolink_shared::lambda_http::request::RequestContext;
+use yebolink_shared::lambda_http::{Body, Request, RequestExt};
+use yebolink_shared::message::Channel;
+use yebolink_shared::ratelimit::admit;
+use yebolink_shared::scopes::{Scope, Scopes};
+use yebolink_shared::store::table::create_table;
+use yebolink_shared::store::*;
+use yebolink_shared::timestamp::Timestamp;
+use yebolink_shared::{ApiError, App};
+
+/// One DynamoDB operation as the code asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Op {
+    GetItem {
+        consistent: bool,
+    },
+    Query {
+        consistent: bool,
+    },
+    UpdateItem,
+    PutItem,
+    /// Items by kind; each item costs 2 WRU per KB (transactional).
+    TransactWriteItems {
+        puts: usize,
+        updates: usize,
+    },
+    Other(String),
+}
+
+const GET_CONSISTENT: Op = Op::GetItem { consistent: true };
+
+/// Records operations (`read_before_execution`: once per operation, whatever the retries) and
+/// HTTP attempts (`read_before_transmit`: once per request sent, by `X-Amz-Target`).
+#[derive(Debug, Clone, Default)]
+struct OpRecorder {
+    ops: Arc<Mutex<Vec<Op>>>,
+    attempts: Arc<Mutex<Vec<String>>>,
+}
+
+impl OpRecorder {
+    /// The operations recorded since the last call; asserts that none was retried.
+    fn take(&self) -> Vec<Op> {
+        let ops = std::mem::take(&mut *self.ops.lock().unwrap());
+        let attempts = std::mem::take(&mut *self.attempts.lock().unwrap());
+        let names: Vec<String> = ops.iter().map(op_name).collect();
+        assert_eq!(attempts, names, "an operation was retried or not sent");
+        ops
+    }
+}
+
+fn op_name(op: &Op) -> String {
+    match op {
+        Op::GetItem { .. } => "GetItem".into(),
+        Op::Query { .. } => "Query".into(),
+        Op::UpdateItem => "UpdateItem".into(),
+        Op::PutItem => "PutItem".into(),
+        Op::TransactWriteItems { .. } => "TransactWriteItems".into(),
+        Op::Other(name) => name.clone(),
+    }
+}
+
+impl Intercept for OpRecorder {
+    fn name(&self) -> &'static str {
+        "OpRecorder"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let input = context.input();
+        let op = if let Some(get) = input.downcast_ref::<GetItemInput>() {
+            Op::GetItem {
+                consistent: get.consistent_read() == Some(true),
+            }
+        } else if let Some(query) = input.downcast_ref::<QueryInput>() {
+            Op::Query {
+                consistent: query.consistent_read() == Some(true),
+            }
+        } else if input.downcast_ref::<UpdateItemInput>().is_some() {
+            Op::UpdateItem
+        } else if input.downcast_ref::<PutItemInput>().is_some() {
+            Op::PutItem
+        } else if let Some(tx) = input.downcast_ref::<TransactWriteItemsInput>() {
+            let items = tx.transact_items();
+            assert!(
+                items
+                    .iter()
+                    .all(|i| i.delete().is_none() && i.condition_check().is_none()),
+                "unexpected transaction item kind"
+            );
+            Op::TransactWriteItems {
+                puts: items.iter().filter(|i| i.put().is_some()).count(),
+                updates: items.iter().filter(|i| i.update().is_some()).count(),
+            }
+        } else {
+            Op::Other(format!("{input:?}"))
+        };
+        self.ops.lock().unwrap().push(op);
+        Ok(())
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("?");
+        let name = target.rsplit('.').next().unwrap_or(target).to_owned();
+        self.attempts.lock().unwrap().push(name);
+        Ok(())
+    }
+}
+
+fn client_config() -> aws_sdk_dynamodb::config::Builder {
+    let endpoint = std::env::var("DYNAMODB_TEST_ENDPOINT").expect(
+        "DYNAMODB_TEST_ENDPOINT is not set: run `make test`, which starts the local DynamoDB",
+    );
+    aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+}
+
+/// A `DynamoStore` on a fresh table whose client reports every operation to the recorder.
+async fn counted_store() -> (DynamoStore, OpRecorder) {
+    let table = format!("opcounts-{}", uuid::Uuid::new_v4());
+    let setup = aws_sdk_dynamodb::Client::from_conf(client_config().build());
+    create_table(&setup, &table).await.expect("create table");
+    let recorder = OpRecorder::default();
+    let client =
+        aws_sdk_dynamodb::Client::from_conf(client_config().interceptor(recorder.clone()).build());
+    (DynamoStore::new(client, table), recorder)
+}
+
+fn config() -> Config {
+    Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "unused".into())).expect("config")
+}
+
+async fn seed_key(store: &DynamoStore, last_used_at: Option<Timestamp>) -> (String, ApiKeyRecord) {
+    let secret = ApiKeySecret::generate().unwrap();
+    let record = ApiKeyRecord {
+        id: KeyId::new(),
+        workspace_id: WorkspaceId::new(),
+        name: DisplayName::parse("Production API Key").unwrap(),
+        key_prefix: secret.prefix(),
+        key_hash: secret.hash(),
+        scopes: Scopes::all(),
+        is_active: true,
+        last_used_at,
+        created_at: Timestamp::now(),
+    };
+    store.create_api_key(&record).await.unwrap();
+    (secret.expose_once(), record)
+}
+
+fn headers(name: &str, value: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        yebolink_shared::lambda_http::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+        HeaderValue::from_str(value).unwrap(),
+    );
+    headers
+}
+
+/// The authorizer's decision for a messaging route presenting `key`.
+async fn authorize_key(
+    store: &DynamoStore,
+    key: &str,
+    now: Timestamp,
+) -> Result<Principal, ApiError> {
+    decide(
+        store,
+        None,
+        &headers("x-api-key", key),
+        Credential::ApiKey,
+        now,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_valid_key_used_in_the_last_minute_costs_exactly_one_consistent_read() {
+    let (store, ops) = counted_store().await;
+    let t0 = Timestamp::now();
+    let (key, record) = seed_key(&store, Some(t0)).await;
+    ops.take();
+
+    for later in [0, 1, 30, 59] {
+        let principal = authorize_key(&store, &key, t0.plus_seconds(later))
+            .await
+            .unwrap();
+        assert!(matches!(principal, Principal::ApiKey(ref k) if k.key_id == record.id));
+        assert_eq!(ops.take(), [GET_CONSISTENT], "{later} s after the last use");
+    }
+}
+
+#[tokio::test]
+async fn the_first_use_in_a_minute_adds_one_last_used_transaction() {
+    let (store, ops) = counted_store().await;
+    let (key, _) = seed_key(&store, None).await;
+    ops.take();
+    let t0 = Timestamp::now();
+    let touch = Op::TransactWriteItems {
+        puts: 0,
+        updates: 2,
+    };
+
+    // Never used: one read, then last_used_at on the lookup item and the key item, together.
+    authorize_key(&store, &key, t0).await.unwrap();
+    assert_eq!(ops.take(), [GET_CONSISTENT, touch.clone()]);
+    // Within the minute: the read alone.
+    authorize_key(&store, &key, t0.plus_seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(ops.take(), [GET_CONSISTENT]);
+    // A minute later: at most one write per key per minute.
+    authorize_key(&store, &key, t0.plus_seconds(60))
+        .await
+        .unwrap();
+    assert_eq!(ops.take(), [GET_CONSISTENT, touch]);
+    authorize_key(&store, &key, t0.plus_seconds(61))
+        .await
+        .unwrap();
+    assert_eq!(ops.take(), [GET_CONSISTENT]);
+}
+
+#[tokio::test]
+async fn malformed_keys_cost_no_call_and_unknown_or_deactivated_keys_one_read() {
+    let (store, ops) = counted_store().await;
+    let (key, record) = seed_key(&store, None).await;
+    let mut typo = key.clone().into_bytes();
+    typo[10] = if typo[10] == b'a' { b'b' } else { b'a' };
+    let typo = String::from_utf8(typo).unwrap();
+    ops.take();
+    let now = Timestamp::now();
+
+    for garbage in [
+        "garbage",
+        "ybk_",
+        typo.as_str(),
+        "ybk_1234567890abcdef1234567890abcdef1234567890abcdef",
+        &key.to_uppercase(),
+    ] {
+        let denial = authorize_key(&store, garbage, now).await.err();
+        assert_eq!(denial, Some(ApiError::InvalidApiKey));
+        assert_eq!(ops.take(), [], "{garbage:?} reached DynamoDB");
+    }
+    let missing = decide(&store, None, &HeaderMap::new(), Credential::ApiKey, now).await;
+    assert_eq!(missing.err(), Some(ApiError::InvalidApiKey));
+    assert_eq!(ops.take(), []);
+
+    // Well formed, right checksum, never issued: the one read, nothing written.
+    let unknown = ApiKeySecret::generate().unwrap().expose_once();
+    let denial = authorize_key(&store, &unknown, now).await.err();
+    assert_eq!(denial, Some(ApiError::InvalidApiKey));
+    assert_eq!(ops.take(), [GET_CONSISTENT]);
+
+    store
+        .deactivate_api_key(record.workspace_id, record.id)
+        .await
+        .unwrap();
+    ops.take();
+    let denial = authorize_key(&store, &key, now).await.err();
+    assert_eq!(denial, Some(ApiError::InvalidApiKey));
+    assert_eq!(ops.take(), [GET_CONSISTENT]);
+}
+
+#[tokio::test]
+async fn management_routes_are_decided_without_dynamodb() {
+    let (store, ops) = counted_store().await;
+    let (key, _) = seed_key(&store, None).await;
+    ops.take();
+    let jwt = JwtKeys::new(b"op-count-secret-op-count-secret-0123456", &config());
+    let token = jwt
+        .issue(UserId::new(), WorkspaceId::new(), Timestamp::now())
+        .unwrap();
+    let now = Timestamp::now();
+
+    let user = decide(
+        &store,
+        Some(&jwt),
+        &headers("authorization", &format!("Bearer {token}")),
+        Credential::UserToken,
+        now,
+    )
+    .await;
+    assert!(matches!(user, Ok(Principal::User(_))));
+    let key_on_management = decide(
+        &store,
+        Some(&jwt),
+        &headers("x-api-key", &key),
+        Credential::UserToken,
+        now,
+    )
+    .await;
+    assert_eq!(key_on_management.err(), Some(ApiError::Unauthorized));
+    assert_eq!(ops.take(), []);
+}
+
+/// A messaging request as API Gateway delivers it once the authorizer allowed `key`.
+fn authorized_request(key: &KeyCaller) -> Request {
+    let mut context = ApiGatewayProxyRequestContext::default();
+    context.authorizer.fields = context_for(&Principal::ApiKey(key.clone()));
+    yebolink_shared::lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/api/v1/messages/send")
+        .body(Body::Empty)
+        .unwrap()
+        .with_request_context(RequestContext::ApiGatewayV1(context))
+}
+
+fn app(store: DynamoStore, limit: u64) -> App<DynamoStore> {
+    let mut config = config();
+    config.rate_limit_per_minute = limit;
+    assert!(
+        !config.local_inline_auth,
+        "counts are for the deployed mode"
+    );
+    App {
+        store,
+        config,
+        jwt: None,
+    }
+}
+
+fn message(key: &KeyCaller) -> MessageRecord {
+    MessageRecord {
+        id: MessageId::new(),
+        workspace_id: key.workspace_id,
+        key_id: key.key_id,
+        to: "+26876123456".into(),
+        channel: Channel::Sms,
+        text: "Hello from YeboLink".into(),
+        subject: None,
+        status: "queued".into(),
+        segments: 1,
+        created_at: Timestamp::now(),
+    }
+}
+
+fn caller() -> KeyCaller {
+    KeyCaller {
+        key_id: KeyId::new(),
+        workspace_id: WorkspaceId::new(),
+        scopes: Scopes::all(),
+    }
+}
+
+#[tokio::test]
+async fn send_message_is_one_counter_update_and_one_single_put_transaction() {
+    let (store, ops) = counted_store().await;
+    let app = app(store, 100);
+    let key = caller();
+
+    // The gate: identity from the authorizer context (no call), one counted request.
+    let (admitted, quota) = admit(&app, &authorized_request(&key), Scope::SendMessages)
+        .await
+        .unwrap();
+    assert_eq!((admitted.key_id, quota.remaining), (key.key_id, 99));
+    assert_eq!(ops.take(), [Op::UpdateItem]);
+
+    let outcome = app
+        .store
+        .put_message(&message(&key), None, Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(outcome, SendOutcome::Created);
+    assert_eq!(
+        ops.take(),
+        [Op::TransactWriteItems {
+            puts: 1,
+            updates: 0
+        }]
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_adds_its_record_to_the_same_transaction() {
+    let (store, ops) = counted_store().await;
+    let app = app(store, 100);
+    let key = caller();
+    let now = Timestamp::now();
+    let record = IdempotencyRecord {
+        workspace_id: key.workspace_id,
+        key: "order-1234".into(),
+        request_hash: "f".repeat(64),
+        status: 201,
+        body: r#"{"success":true}"#.into(),
+        expires_at: now.plus_seconds(24 * 60 * 60),
+    };
+    let both = Op::TransactWriteItems {
+        puts: 2,
+        updates: 0,
+    };
+
+    admit(&app, &authorized_request(&key), Scope::SendMessages)
+        .await
+        .unwrap();
+    let outcome = app
+        .store
+        .put_message(&message(&key), Some(&record), now)
+        .await
+        .unwrap();
+    assert_eq!(outcome, SendOutcome::Created);
+    assert_eq!(ops.take(), [Op::UpdateItem, both.clone()]);
+
+    // A retry: the transaction is cancelled by the record's condition, and the stored response
+    // is read back (one consistent read) to be replayed.
+    admit(&app, &authorized_request(&key), Scope::SendMessages)
+        .await
+        .unwrap();
+    let outcome = app
+        .store
+        .put_message(&message(&key), Some(&record), now)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, SendOutcome::Replayed(ref first) if first.body == record.body));
+    assert_eq!(ops.take(), [Op::UpdateItem, both, GET_CONSISTENT]);
+}
+
+#[tokio::test]
+async fn a_refused_request_costs_its_counter_update_only() {
+    let (store, ops) = counted_store().await;
+    let app = app(store, 1);
+    let key = caller();
+    admit(&app, &authorized_request(&key), Scope::SendMessages)
+        .await
+        .unwrap();
+    ops.take();
+    // Over the limit: refused after the one counter update, before any handler work.
+    let refusal = admit(&app, &authorized_request(&key), Scope::SendMessages).await;
+    assert_eq!(refusal.err().map(|r| r.status().as_u16()), Some(429));
+    assert_eq!(ops.take(), [Op::UpdateItem]);
+
+    // Missing scope: 403, also after counting.
+    let read_only = KeyCaller {
+        scopes: Scopes::from_stored("read_messages").unwrap(),
+        ..caller()
+    };
+    let refusal = admit(&app, &authorized_request(&read_only), Scope::SendMessages).await;
+    assert_eq!(refusal.err().map(|r| r.status().as_u16()), Some(403));
+    assert_eq!(ops.take(), [Op::UpdateItem]);
+}
+
+#[tokio::test]
+async fn reading_messages_is_one_counter_update_and_one_read() {
+    let (store, ops) = counted_store().await;
+    let app = app(store, 100);
+    let key = caller();
+    let sent = message(&key);
+    app.store
+        .put_message(&sent, None, Timestamp::now())
+        .await
+        .unwrap();
+    ops.take();
+
+    // GET /api/v1/messages: the gate, then one Query (a page; eventually consistent).
+    admit(&app, &authorized_request(&key), Scope::ReadMessages)
+        .await
+        .unwrap();
+    let page = app
+        .store
+        .list_messages(key.workspace_id, 20, None)
+        .await
+        .unwrap();
+    assert_eq!(page.messages.len(), 1);
+    assert_eq!(
+        ops.take(),
+        [Op::UpdateItem, Op::Query { consistent: false }]
+    );
+
+    // GET /api/v1/messages/{id}: the gate, then one consistent GetItem.
+    admit(&app, &authorized_request(&key), Scope::ReadMessages)
+        .await
+        .unwrap();
+    let found = app
+        .store
+        .get_message(key.workspace_id, sent.id)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(sent));
+    assert_eq!(ops.take(), [Op::UpdateItem, GET_CONSISTENT]);
+}
+
+#[tokio::test]
+async fn management_and_account_calls_cost_what_docs_performance_says() {
+    let (store, ops) = counted_store().await;
+
+    // POST /auth/register: email claim, workspace and owner in one transaction.
+    let account = NewAccount {
+        workspace_id: WorkspaceId::new(),
+        workspace_name: DisplayName::parse("Acme").unwrap(),
+        user_id: UserId::new(),
+        email: Email::parse(&format!("owner-{}@acme.io", uuid::Uuid::new_v4())).unwrap(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        created_at: Timestamp::now(),
+    };
+    assert_eq!(
+        store.create_account(&account).await.unwrap(),
+        AccountCreated::Created
+    );
+    assert_eq!(
+        ops.take(),
+        [Op::TransactWriteItems {
+            puts: 3,
+            updates: 0
+        }]
+    );
+
+    // POST /auth/login (right password): the failure counter's window, then the credentials.
+    let window = Timestamp::from_unix(0);
+    assert_eq!(
+        store.login_failures(&account.email, window).await.unwrap(),
+        0
+    );
+    assert!(store
+        .find_credentials(&account.email)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(ops.take(), [GET_CONSISTENT, GET_CONSISTENT]);
+
+    // POST /api-keys: the key item and its hash lookup item in one transaction.
+    let (_, key) = seed_key(&store, None).await;
+    assert_eq!(
+        ops.take(),
+        [Op::TransactWriteItems {
+            puts: 2,
+            updates: 0
+        }]
+    );
+
+    // GET /api-keys: one consistent Query (one page holds 1 MB of keys).
+    assert_eq!(
+        store.list_api_keys(key.workspace_id).await.unwrap().len(),
+        1
+    );
+    assert_eq!(ops.take(), [Op::Query { consistent: true }]);
+
+    // DELETE /api-keys/{id}: read the key, then both items in one transaction; a repeat reads.
+    let deactivation = Op::TransactWriteItems {
+        puts: 0,
+        updates: 2,
+    };
+    assert_eq!(
+        store
+            .deactivate_api_key(key.workspace_id, key.id)
+            .await
+            .unwrap(),
+        Deactivation::Deactivated
+    );
+    assert_eq!(ops.take(), [GET_CONSISTENT, deactivation]);
+    assert_eq!(
+        store
+            .deactivate_api_key(key.workspace_id, key.id)
+            .await
+            .unwrap(),
+        Deactivation::AlreadyInactive
+    );
+    assert_eq!(ops.take(), [GET_CONSISTENT]);
+}
