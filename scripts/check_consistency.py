@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""Checks that the deployable template, the code and the docs describe the same API and table.
+
+1. Routes: every API route in infra/template.yaml (method + path) is served by a function whose
+   BuildProperties.Binary names a crate under functions/<name>/ with a binary of that name, has
+   the same entry in Cargo.toml [workspace.metadata.lambda.watch.router], and is listed in
+   README.md as `METHOD /api/v1/...`. Nothing else exists on any side: every functions/* crate
+   is a function of the template, every router entry and every README route is a template route.
+   Each route has the authorizer its path needs (shared::auth::Credential::for_path).
+2. Table: the DynamoDB table in the template matches infra/table.json, the definition that
+   local development creates (attributes, key schema, GSIs, billing mode, TTL attribute).
+3. Environment: no function gets a plain JWT_SECRET or the local-only inline-auth switch.
+
+Exit status 0 when all hold; 1 with one line per problem otherwise. Needs Python >= 3.11
+(tomllib) and PyYAML (scripts/lint.sh runs it from .tools/lint-venv).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "infra" / "template.yaml"
+TABLE_JSON = ROOT / "infra" / "table.json"
+CARGO_TOML = ROOT / "Cargo.toml"
+README = ROOT / "README.md"
+FUNCTIONS_DIR = ROOT / "functions"
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+# A route as the README writes it: `POST /api/v1/api-keys`, `DELETE /api/v1/api-keys/{id}`
+# (the docs' `/api/v1/api-keys/:id` form is accepted too).
+README_ROUTE = re.compile(r"\b(" + "|".join(METHODS) + r") +(/api/v1/[A-Za-z0-9_\-/{}:]*[A-Za-z0-9_\-}])")
+# Which authorizer a path needs; mirrors shared::auth::Credential::for_path.
+AUTHORIZER_BY_PREFIX = (("/api/v1/messages", "ApiKeyAuthorizer"), ("/api/v1/api-keys", "JwtAuthorizer"))
+FORBIDDEN_ENV = ("JWT_SECRET", "YEBOLINK_LOCAL_INLINE_AUTH", "DYNAMODB_ENDPOINT")
+
+Route = tuple[str, str]  # (METHOD, /path/{param})
+
+
+# --- reading CloudFormation YAML ------------------------------------------------------------
+
+class CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns CloudFormation short-form tags (!Ref, !GetAtt, !Sub, ...) into
+    their long form ({"Ref": ...}, {"Fn::GetAtt": [...]}, ...), as CloudFormation does."""
+
+
+def _construct_intrinsic(loader: CfnLoader, tag_suffix: str, node: yaml.Node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "Condition":
+        return {"Condition": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        resource, _, attribute = value.partition(".")
+        return {"Fn::GetAtt": [resource, attribute]}
+    return {f"Fn::{tag_suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _construct_intrinsic)
+
+
+def load_template(path: Path) -> dict:
+    with path.open(encoding="utf-8") as f:
+        return yaml.load(f, Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def norm_path(path: str) -> str:
+    """`/api/v1/api-keys/:id` -> `/api/v1/api-keys/{id}`; strips a trailing slash."""
+    path = re.sub(r":([A-Za-z_][A-Za-z0-9_]*)", r"{\1}", path)
+    return path.rstrip("/") or "/"
+
+
+def fmt(route: Route) -> str:
+    return f"{route[0]} {route[1]}"
+
+
+def ref_name(value) -> str | None:
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return value["Ref"]
+    return None
+
+
+def getatt_resource(value) -> str | None:
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        target = value["Fn::GetAtt"]
+        if isinstance(target, list) and target:
+            return target[0]
+    return None
+
+
+# --- 1. routes ------------------------------------------------------------------------------
+
+def template_functions(template: dict) -> dict[str, dict]:
+    return {
+        name: res
+        for name, res in template.get("Resources", {}).items()
+        if res.get("Type") == "AWS::Serverless::Function"
+    }
+
+
+def template_apis(template: dict) -> dict[str, dict]:
+    return {
+        name: res
+        for name, res in template.get("Resources", {}).items()
+        if res.get("Type") == "AWS::Serverless::Api"
+    }
+
+
+def check_routes(template: dict, errors: list[str]) -> dict[Route, str]:
+    functions = template_functions(template)
+    apis = template_apis(template)
+    if len(apis) != 1:
+        errors.append(f"template: expected exactly one AWS::Serverless::Api, found {sorted(apis) or 'none'}")
+    api_name = next(iter(apis), None)
+    authorizers = (
+        apis[api_name].get("Properties", {}).get("Auth", {}).get("Authorizers", {}) if api_name else {}
+    )
+
+    binaries: dict[str, str] = {}  # binary -> logical id
+    routes: dict[Route, str] = {}  # route -> binary
+    for logical_id, res in sorted(functions.items()):
+        props = res.get("Properties", {})
+        meta = res.get("Metadata", {})
+        binary = meta.get("BuildProperties", {}).get("Binary")
+        if meta.get("BuildMethod") != "rust-cargolambda" or not binary:
+            errors.append(
+                f"template: {logical_id} needs Metadata.BuildMethod rust-cargolambda and "
+                "Metadata.BuildProperties.Binary"
+            )
+            continue
+        if binary in binaries:
+            errors.append(f"template: {logical_id} and {binaries[binary]} both build binary {binary!r}")
+        binaries[binary] = logical_id
+        for event_name, event in sorted(props.get("Events", {}).items()):
+            if event.get("Type") != "Api":
+                errors.append(f"template: {logical_id}.{event_name} is a {event.get('Type')} event, only Api events are expected")
+                continue
+            ev = event.get("Properties", {})
+            if ref_name(ev.get("RestApiId")) != api_name:
+                errors.append(f"template: {logical_id}.{event_name} must set RestApiId: !Ref {api_name}")
+            route = (str(ev.get("Method", "")).upper(), norm_path(str(ev.get("Path", ""))))
+            if route in routes:
+                errors.append(f"template: {fmt(route)} is routed twice ({routes[route]} and {binary})")
+            routes[route] = binary
+            # The authorizer this path needs, and no other.
+            wanted = next((a for prefix, a in AUTHORIZER_BY_PREFIX
+                           if route[1] == prefix or route[1].startswith(prefix + "/")), None)
+            got = ev.get("Auth", {}).get("Authorizer")
+            if got in (None, "NONE"):
+                got = None
+            if got != wanted:
+                errors.append(f"template: {fmt(route)} has authorizer {got or 'none'}, expected {wanted or 'none'}")
+
+    # Functions without routes must be the authorizers' function.
+    authorizer_targets = {getatt_resource(a.get("FunctionArn")) for a in authorizers.values()}
+    routed = set(routes.values())
+    for binary, logical_id in sorted(binaries.items()):
+        if binary not in routed and logical_id not in authorizer_targets:
+            errors.append(f"template: function {logical_id} ({binary}) has no API route and is not an authorizer")
+    for name, auth in sorted(authorizers.items()):
+        target = getatt_resource(auth.get("FunctionArn"))
+        if target not in functions:
+            errors.append(f"template: authorizer {name} does not point at a function of the template (FunctionArn: !GetAtt <Function>.Arn)")
+        elif auth.get("Identity", {}).get("ReauthorizeEvery") != 0:
+            errors.append(f"template: authorizer {name} must set Identity.ReauthorizeEvery: 0 (no caching; deactivation is immediate)")
+    for prefix, name in AUTHORIZER_BY_PREFIX:
+        if name not in authorizers:
+            errors.append(f"template: authorizer {name} (for {prefix}...) is missing")
+
+    # functions/<binary>/ exists, is a crate with a binary of that name; and nothing else is there.
+    crate_dirs = {p.name: p for p in FUNCTIONS_DIR.iterdir() if p.is_dir()} if FUNCTIONS_DIR.is_dir() else {}
+    for binary, logical_id in sorted(binaries.items()):
+        crate = crate_dirs.get(binary)
+        if crate is None:
+            errors.append(f"functions/: no directory {binary}/ for {logical_id} (Binary: {binary})")
+            continue
+        bins = crate_binaries(crate, errors)
+        if bins is not None and binary not in bins:
+            errors.append(f"functions/{binary}/Cargo.toml: builds binaries {sorted(bins)}, not {binary!r}")
+    for name in sorted(set(crate_dirs) - set(binaries)):
+        errors.append(f"functions/{name}/ is not a function of infra/template.yaml")
+
+    # Cargo.toml watch router: the same routes, to the same binaries, and nothing else.
+    router = watch_router(errors)
+    for route, binary in sorted(routes.items()):
+        if route not in router:
+            errors.append(f"Cargo.toml watch router: missing {fmt(route)} -> {binary}")
+        elif router[route] != binary:
+            errors.append(f"Cargo.toml watch router: {fmt(route)} goes to {router[route]}, the template says {binary}")
+    for route in sorted(set(router) - set(routes)):
+        errors.append(f"Cargo.toml watch router: {fmt(route)} -> {router[route]} is not a route of infra/template.yaml")
+    return routes
+
+
+def crate_binaries(crate: Path, errors: list[str]) -> set[str] | None:
+    manifest = crate / "Cargo.toml"
+    if not manifest.is_file():
+        errors.append(f"functions/{crate.name}/: no Cargo.toml")
+        return None
+    with manifest.open("rb") as f:
+        data = tomllib.load(f)
+    package = data.get("package", {}).get("name")
+    explicit = {b.get("name") for b in data.get("bin", [])}
+    if explicit:
+        return explicit
+    if not (crate / "src" / "main.rs").is_file():
+        errors.append(f"functions/{crate.name}/: no src/main.rs and no [[bin]]")
+        return set()
+    return {package} if package else set()
+
+
+def watch_router(errors: list[str]) -> dict[Route, str]:
+    with CARGO_TOML.open("rb") as f:
+        cargo = tomllib.load(f)
+    table = cargo.get("workspace", {}).get("metadata", {}).get("lambda", {}).get("watch", {}).get("router")
+    if not isinstance(table, dict):
+        errors.append("Cargo.toml: [workspace.metadata.lambda.watch.router] is missing")
+        return {}
+    router: dict[Route, str] = {}
+    for path, targets in table.items():
+        entries = targets if isinstance(targets, list) else [targets]
+        for entry in entries:
+            if isinstance(entry, str):  # "path" = "function": every method
+                errors.append(f"Cargo.toml watch router: {path} = {entry!r} names no method; use [{{ method = ..., function = ... }}]")
+                continue
+            route = (str(entry.get("method", "")).upper(), norm_path(path))
+            if route in router:
+                errors.append(f"Cargo.toml watch router: {fmt(route)} appears twice")
+            router[route] = entry.get("function", "")
+    return router
+
+
+def check_readme(routes: dict[Route, str], errors: list[str]) -> None:
+    if not README.is_file():
+        errors.append(
+            "README.md: missing; it must list every route as `METHOD /api/v1/...`: "
+            + ", ".join(fmt(r) for r in sorted(routes))
+        )
+        return
+    listed = {(m, norm_path(p)) for m, p in README_ROUTE.findall(README.read_text(encoding="utf-8"))}
+    missing = sorted(set(routes) - listed)
+    if missing:
+        errors.append("README.md: routes not listed as `METHOD /api/v1/...`: " + ", ".join(fmt(r) for r in missing))
+    for route in sorted(listed - set(routes)):
+        errors.append(f"README.md: lists {fmt(route)}, which is not a route of infra/template.yaml")
+
+
+# --- 2. table -------------------------------------------------------------------------------
+
+def _attrs(defs) -> dict[str, str]:
+    return {d["AttributeName"]: d["AttributeType"] for d in defs or []}
+
+
+def _keys(schema) -> list[tuple[str, str]]:
+    return [(k["AttributeName"], k["KeyType"]) for k in schema or []]
+
+
+def _projection(projection) -> tuple[str, tuple[str, ...]]:
+    projection = projection or {}
+    return projection.get("ProjectionType", "ALL"), tuple(sorted(projection.get("NonKeyAttributes", [])))
+
+
+def _indexes(indexes) -> dict[str, tuple]:
+    return {i["IndexName"]: (_keys(i.get("KeySchema")), _projection(i.get("Projection"))) for i in indexes or []}
+
+
+# Fields of infra/table.json this check compares; anything else there must be added here first.
+TABLE_JSON_FIELDS = {"AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode", "TimeToLiveAttribute"}
+
+
+def check_table(template: dict, errors: list[str]) -> None:
+    with TABLE_JSON.open(encoding="utf-8") as f:
+        local = json.load(f)
+    tables = {n: r for n, r in template.get("Resources", {}).items() if r.get("Type") == "AWS::DynamoDB::Table"}
+    if len(tables) != 1:
+        errors.append(f"template: expected exactly one AWS::DynamoDB::Table, found {sorted(tables) or 'none'}")
+        return
+    name, table = next(iter(tables.items()))
+    props = table.get("Properties", {})
+    where = f"template {name} vs infra/table.json"
+
+    unknown = sorted(set(local) - TABLE_JSON_FIELDS)
+    if unknown:
+        errors.append(f"infra/table.json: fields {unknown} are not compared with the template; teach scripts/check_consistency.py")
+    if _attrs(props.get("AttributeDefinitions")) != _attrs(local.get("AttributeDefinitions")):
+        errors.append(f"{where}: AttributeDefinitions differ: {_attrs(props.get('AttributeDefinitions'))} vs {_attrs(local.get('AttributeDefinitions'))}")
+    if _keys(props.get("KeySchema")) != _keys(local.get("KeySchema")):
+        errors.append(f"{where}: KeySchema differs: {_keys(props.get('KeySchema'))} vs {_keys(local.get('KeySchema'))}")
+    t_idx, l_idx = _indexes(props.get("GlobalSecondaryIndexes")), _indexes(local.get("GlobalSecondaryIndexes"))
+    for index in sorted(set(t_idx) | set(l_idx)):
+        if index not in t_idx or index not in l_idx:
+            errors.append(f"{where}: GSI {index} exists only in {'the template' if index in t_idx else 'infra/table.json'}")
+        elif t_idx[index] != l_idx[index]:
+            errors.append(f"{where}: GSI {index} differs (key schema, projection): {t_idx[index]} vs {l_idx[index]}")
+    if props.get("LocalSecondaryIndexes"):
+        errors.append(f"{where}: the template has LocalSecondaryIndexes, infra/table.json has none")
+    if props.get("BillingMode", "PROVISIONED") != local.get("BillingMode", "PROVISIONED"):
+        errors.append(f"{where}: BillingMode {props.get('BillingMode')} vs {local.get('BillingMode')}")
+    ttl = props.get("TimeToLiveSpecification") or {}
+    t_ttl = ttl.get("AttributeName") if ttl.get("Enabled") is True else None
+    if t_ttl != local.get("TimeToLiveAttribute"):
+        errors.append(f"{where}: TTL attribute {t_ttl} (enabled) vs {local.get('TimeToLiveAttribute')}")
+
+
+# --- 3. environment -------------------------------------------------------------------------
+
+def check_environment(template: dict, errors: list[str]) -> None:
+    scopes = {"Globals.Function": template.get("Globals", {}).get("Function", {})}
+    scopes.update({n: r.get("Properties", {}) for n, r in template_functions(template).items()})
+    for where, props in scopes.items():
+        variables = (props.get("Environment") or {}).get("Variables") or {}
+        for name in FORBIDDEN_ENV:
+            if name in variables:
+                errors.append(f"template: {where} sets {name}, which must never be set in AWS")
+
+
+def main() -> int:
+    errors: list[str] = []
+    template = load_template(TEMPLATE)
+    routes = check_routes(template, errors)
+    check_readme(routes, errors)
+    check_table(template, errors)
+    check_environment(template, errors)
+    if errors:
+        print(f"check_consistency: {len(errors)} problem(s):", file=sys.stderr)
+        for error in errors:
+            print(f"  - {error}", file=sys.stderr)
+        return 1
+    print(
+        f"check_consistency: OK: {len(routes)} routes agree across infra/template.yaml, functions/, "
+        "Cargo.toml watch router and README.md; table matches infra/table.json"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

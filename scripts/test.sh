@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# `make test`: every layer, against processes this script starts and always stops.
+#   1. tools        scripts/tools.sh (cargo-lambda + moto into .tools/venv, pinned)
+#   2. unit+integ   `cargo test --workspace --exclude yebolink-blackbox`, with a local DynamoDB
+#                   (moto) running and named in DYNAMODB_TEST_ENDPOINT; the integration tests
+#                   create their own uniquely named tables there
+#   3. stack        a fresh local DynamoDB with the table + the functions built and served by
+#                   `cargo lambda watch` on a free port (RATE_LIMIT_PER_MINUTE=30), each started once
+#   4. black-box    `cargo test -p yebolink-blackbox` over HTTP against that stack (and
+#                   `cargo lambda invoke` of the authorizer through the same watch)
+# Exits non-zero if any layer failed. Logs: target/yebolink-logs/.
+# Env: CARGO_TEST_ARGS (extra args after `--` for both cargo test runs), WATCH_ARGS.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$YL_ROOT"
+
+T0=$(yl_now)
+declare -a SUMMARY=()
+FAILED=0
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+on_exit() {
+  local rc=$?
+  # Stop first, talk after (a closed output pipe must not end this handler before the cleanup).
+  set +e
+  trap - EXIT
+  trap '' INT TERM PIPE HUP
+  if ((${#YL_SESSIONS[@]})); then
+    yl_log "stopping everything this run started"
+    yl_cleanup
+  fi
+  if ((${#SUMMARY[@]})); then
+    {
+      echo
+      yl_log "make test summary (total $(($(yl_now) - T0))s)"
+      printf '   %s\n' "${SUMMARY[@]}"
+    } >&2
+  fi
+  if [[ -s "${RESULTS_LOG:-}" ]]; then
+    # Closing line over all cargo test runs (the last run's own line covers only itself).
+    awk '/^test result: / { p += $4; f += $6; i += $8 }
+         END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$RESULTS_LOG"
+  fi
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 129' HUP
+trap 'exit 143' TERM
+
+# layer NAME START RC : record a layer's outcome
+layer_done() {
+  local name=$1 start=$2 rc=$3 status=ok
+  ((rc == 0)) || { status="FAILED (exit $rc)"; FAILED=1; }
+  SUMMARY+=("$(printf '%-12s %-18s %5ss' "$name" "$status" "$(($(yl_now) - start))")")
+}
+
+# ---------------------------------------------------------------- 1. tools
+t=$(yl_now)
+yl_log "layer 1/4: tools"
+"$YL_ROOT/scripts/tools.sh"
+layer_done tools "$t" 0
+yl_use_tools
+mkdir -p "$YL_LOGS"
+
+# Never talk to a real AWS account from tests, whatever the developer's shell has.
+export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 \
+  AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN
+
+read -r -a TEST_ARGS <<<"${CARGO_TEST_ARGS:-}"
+
+# Every cargo test run's output also goes to one log, whose "test result:" lines are added up
+# into the closing "tests: N passed, N failed" line.
+RESULTS_LOG="$YL_LOGS/test-results.log"
+: >"$RESULTS_LOG"
+run_cargo_test() { # run_cargo_test CARGO_TEST_ARGS... (then -- and TEST_ARGS are appended)
+  local rc=0
+  cargo test --no-fail-fast "$@" -- "${TEST_ARGS[@]}" 2>&1 | tee -a "$RESULTS_LOG" || rc=${PIPESTATUS[0]}
+  return "$rc"
+}
+
+# ---------------------------------------------------------------- 2. unit + integration
+t=$(yl_now)
+yl_log "layer 2/4: unit and DynamoDB integration tests (cargo test --workspace --exclude yebolink-blackbox)"
+yl_start_ddb "$(yl_free_port)" "$YL_LOGS/ddb-integration.log"
+yl_ok "local DynamoDB for the integration tests at $DDB_ENDPOINT"
+rc=0
+DYNAMODB_TEST_ENDPOINT=$DDB_ENDPOINT run_cargo_test --workspace --exclude yebolink-blackbox || rc=$?
+yl_stop_session "$DDB_PID"
+layer_done unit+integ "$t" "$rc"
+
+# ---------------------------------------------------------------- 3. stack
+t=$(yl_now)
+yl_log "layer 3/4: local stack (build functions, local DynamoDB, cargo lambda watch)"
+rc=0
+read -r -a FUNCTIONS <<<"$(yl_router_functions)"
+# The authorizer is not routed; the black-box suite runs it with `cargo lambda invoke`.
+if ! yl_prebuild "${FUNCTIONS[@]}" authorizer; then
+  rc=1
+elif ! (cargo test -p yebolink-blackbox --no-run); then
+  rc=1
+fi
+if ((rc != 0)); then
+  layer_done stack "$t" "$rc"
+  yl_warn "the build failed: black-box layer skipped"
+  SUMMARY+=("$(printf '%-12s %-18s' black-box 'SKIPPED')")
+  exit 1
+fi
+
+TABLE=$(yl_local_table_name)
+yl_start_ddb "$(yl_free_port)" "$YL_LOGS/ddb-stack.log" "$TABLE"
+yl_export_local_env "$DDB_ENDPOINT"
+export RATE_LIMIT_PER_MINUTE=30
+PORT=$(yl_free_port)
+BASE="http://127.0.0.1:$PORT"
+WATCH_LOG="$YL_LOGS/watch-test.log"
+# --ignore-changes: an edit made while the suite runs must not restart the functions under it.
+# shellcheck disable=SC2086
+yl_start_watch "$PORT" "$WATCH_LOG" --ignore-changes ${WATCH_ARGS:-}
+if yl_wait_router "$BASE" "$WATCH_PID" "$WATCH_LOG" "${READY_TIMEOUT:-1200}" && yl_prewarm "$BASE"; then
+  yl_ok "stack ready at $BASE/api/v1 (local DynamoDB $DDB_ENDPOINT, watch log $WATCH_LOG)"
+  layer_done stack "$t" 0
+else
+  tail -n 40 "$WATCH_LOG" >&2
+  layer_done stack "$t" 1
+  SUMMARY+=("$(printf '%-12s %-18s' black-box 'SKIPPED')")
+  exit 1
+fi
+
+# ---------------------------------------------------------------- 4. black-box
+t=$(yl_now)
+yl_log "layer 4/4: black-box suite over HTTP (cargo test -p yebolink-blackbox) against $BASE"
+rc=0
+YEBOLINK_BASE_URL=$BASE CARGO_LAMBDA="$YL_VENV/bin/cargo-lambda" \
+  YEBOLINK_INVOKE_PORT=$PORT YEBOLINK_INVOKE_ADDRESS=127.0.0.1 \
+  run_cargo_test -p yebolink-blackbox || rc=$?
+if ((rc != 0)); then
+  yl_warn "black-box failures: the functions' output is in $WATCH_LOG; its last lines:"
+  tail -n 40 "$WATCH_LOG" >&2
+fi
+layer_done black-box "$t" "$rc"
+
+exit "$FAILED"
