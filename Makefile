@@ -1,7 +1,7 @@
 # YeboLink: one-command local stack and tests. `make` alone lists the targets.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint build bench clean-tools
+.PHONY: help dev test lint build bench fuzz-api clean-tools
 
 help: ## list the targets
 	@echo "YeboLink make targets:"
@@ -11,8 +11,11 @@ help: ## list the targets
 dev: ## run the whole API on http://127.0.0.1:9000/api/v1 (PORT=... to change; Ctrl-C stops it)
 	@bash scripts/dev.sh
 
-test: ## unit tests, DynamoDB integration tests and the black-box HTTP suite (starts and stops its own stack)
+test: ## every test layer: unit, DynamoDB integration, black-box HTTP, API fuzzing, outage, log scan (starts and stops its own stack)
 	@bash scripts/test.sh
+
+fuzz-api: ## schemathesis against a running stack (YEBOLINK_BASE_URL, default: make dev's), from docs/openapi.yaml
+	@bash scripts/fuzz.sh
 
 lint: ## template and consistency checks
 	@bash scripts/lint.sh
@@ -20,8 +23,8 @@ lint: ## template and consistency checks
 build: ## sam build (arm64 release binaries)
 	@bash scripts/build.sh
 
-bench: ## benchmarks (not yet)
-	@echo "make bench: not implemented yet"
+bench: ## cold starts, binary sizes and microbenchmarks (prints a table; see docs/performance.md)
+	@bash scripts/bench.sh
 
 clean-tools: ## remove the repo-local tools (.tools/); the next make dev/test reinstalls them
 	rm -rf .tools

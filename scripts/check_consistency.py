@@ -3,10 +3,12 @@
 
 1. Routes: every API route in infra/template.yaml (method + path) is served by a function whose
    BuildProperties.Binary names a crate under functions/<name>/ with a binary of that name, has
-   the same entry in Cargo.toml [workspace.metadata.lambda.watch.router], and is listed in
-   README.md as `METHOD /api/v1/...`. Nothing else exists on any side: every functions/* crate
-   is a function of the template, every router entry and every README route is a template route.
-   Each route has the authorizer its path needs (shared::auth::Credential::for_path).
+   the same entry in Cargo.toml [workspace.metadata.lambda.watch.router], is listed in
+   README.md as `METHOD /api/v1/...`, and is an operation of the OpenAPI document
+   docs/openapi.yaml. Nothing else exists on any side: every functions/* crate is a function of
+   the template, every router entry, README route and OpenAPI operation is a template route.
+   Each route has the authorizer its path needs (shared::auth::Credential::for_path), and its
+   OpenAPI operation the matching security scheme (X-API-Key apiKey / bearer JWT / none).
 2. Table: the DynamoDB table in the template matches infra/table.json, the definition that
    local development creates (attributes, key schema, GSIs, billing mode, TTL attribute).
 3. Environment: no function gets a plain JWT_SECRET or the local-only inline-auth switch.
@@ -30,6 +32,7 @@ TEMPLATE = ROOT / "infra" / "template.yaml"
 TABLE_JSON = ROOT / "infra" / "table.json"
 CARGO_TOML = ROOT / "Cargo.toml"
 README = ROOT / "README.md"
+OPENAPI = ROOT / "docs" / "openapi.yaml"
 FUNCTIONS_DIR = ROOT / "functions"
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -39,6 +42,14 @@ README_ROUTE = re.compile(r"\b(" + "|".join(METHODS) + r") +(/api/v1/[A-Za-z0-9_
 # Which authorizer a path needs; mirrors shared::auth::Credential::for_path.
 AUTHORIZER_BY_PREFIX = (("/api/v1/messages", "ApiKeyAuthorizer"), ("/api/v1/api-keys", "JwtAuthorizer"))
 FORBIDDEN_ENV = ("JWT_SECRET", "YEBOLINK_LOCAL_INLINE_AUTH", "DYNAMODB_ENDPOINT")
+# The OpenAPI security scheme each authorizer corresponds to, and what that scheme must be.
+SCHEME_BY_AUTHORIZER = {"ApiKeyAuthorizer": "ApiKeyAuth", "JwtAuthorizer": "BearerAuth"}
+SCHEME_SHAPES = {
+    "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "BearerAuth": {"type": "http", "scheme": "bearer"},
+}
+OPENAPI_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 Route = tuple[str, str]  # (METHOD, /path/{param})
 
@@ -258,6 +269,79 @@ def check_readme(routes: dict[Route, str], errors: list[str]) -> None:
         errors.append(f"README.md: lists {fmt(route)}, which is not a route of infra/template.yaml")
 
 
+def _resolve(document: dict, node):
+    """Follows local `$ref`s (`#/components/...`) until a node that is not a reference."""
+    seen = set()
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        ref = node["$ref"]
+        if not ref.startswith("#/") or ref in seen:
+            return None
+        seen.add(ref)
+        node = document
+        for part in ref[2:].split("/"):
+            node = node.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(node, dict) else None
+    return node
+
+
+def check_openapi(routes: dict[Route, str], errors: list[str]) -> int:
+    """docs/openapi.yaml: the same routes as the template, each with the security scheme its
+    authorizer implies, rate-limit headers on messaging answers and Retry-After on 429/503."""
+    where = "docs/openapi.yaml"
+    if not OPENAPI.is_file():
+        errors.append(f"{where}: missing; it must describe every route: " + ", ".join(fmt(r) for r in sorted(routes)))
+        return 0
+    with OPENAPI.open(encoding="utf-8") as f:
+        document = yaml.safe_load(f)
+    if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.1"):
+        errors.append(f"{where}: expected an OpenAPI 3.1 document (openapi: 3.1.x)")
+        return 0
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    for name, shape in SCHEME_SHAPES.items():
+        got = schemes.get(name) or {}
+        wrong = {k: got.get(k) for k, v in shape.items() if str(got.get(k, "")).lower() != v.lower()}
+        if wrong:
+            errors.append(f"{where}: securitySchemes.{name} must be {shape}, has {wrong}")
+    global_security = document.get("security", [])
+
+    operations: dict[Route, dict] = {}
+    for path, item in (document.get("paths") or {}).items():
+        for method, operation in (item or {}).items():
+            if method in OPENAPI_METHODS:
+                operations[(method.upper(), norm_path(path))] = operation or {}
+    for route in sorted(set(routes) - set(operations)):
+        errors.append(f"{where}: route {fmt(route)} of infra/template.yaml is not documented")
+    for route in sorted(set(operations) - set(routes)):
+        errors.append(f"{where}: documents {fmt(route)}, which is not a route of infra/template.yaml")
+
+    for route in sorted(set(operations) & set(routes)):
+        operation = operations[route]
+        authorizer = next((a for prefix, a in AUTHORIZER_BY_PREFIX
+                           if route[1] == prefix or route[1].startswith(prefix + "/")), None)
+        wanted = SCHEME_BY_AUTHORIZER.get(authorizer) if authorizer else None
+        security = operation.get("security", global_security) or []
+        names = sorted({name for requirement in security for name in (requirement or {})})
+        if names != ([wanted] if wanted else []):
+            errors.append(f"{where}: {fmt(route)} has security {names or 'none'}, expected {wanted or 'none'} (security: [] for none)")
+        responses = operation.get("responses") or {}
+        if not any(str(status).startswith("2") for status in responses):
+            errors.append(f"{where}: {fmt(route)} documents no 2xx response")
+        for status, response in sorted(responses.items(), key=lambda kv: str(kv[0])):
+            response = _resolve(document, response)
+            if not isinstance(response, dict):
+                errors.append(f"{where}: {fmt(route)} {status}: unresolvable response")
+                continue
+            headers = {name.lower() for name in response.get("headers") or {}}
+            if str(status) in ("429", "503") and "retry-after" not in headers:
+                errors.append(f"{where}: {fmt(route)} {status} does not declare Retry-After")
+            if wanted == "ApiKeyAuth" and str(status) != "401":
+                missing = [h for h in RATE_LIMIT_HEADERS if h.lower() not in headers]
+                if missing:
+                    errors.append(f"{where}: {fmt(route)} {status} does not declare {', '.join(missing)}")
+            if "application/json" not in (response.get("content") or {}):
+                errors.append(f"{where}: {fmt(route)} {status} has no application/json body")
+    return len(operations)
+
+
 # --- 2. table -------------------------------------------------------------------------------
 
 def _attrs(defs) -> dict[str, str]:
@@ -332,6 +416,7 @@ def main() -> int:
     template = load_template(TEMPLATE)
     routes = check_routes(template, errors)
     check_readme(routes, errors)
+    check_openapi(routes, errors)
     check_table(template, errors)
     check_environment(template, errors)
     if errors:
@@ -341,7 +426,7 @@ def main() -> int:
         return 1
     print(
         f"check_consistency: OK: {len(routes)} routes agree across infra/template.yaml, functions/, "
-        "Cargo.toml watch router and README.md; table matches infra/table.json"
+        "Cargo.toml watch router, README.md and docs/openapi.yaml; table matches infra/table.json"
     )
     return 0
 

@@ -146,6 +146,8 @@ yl_stop_session() {
   fi
   kill -TERM -- "-$sid" 2>/dev/null || true
   kill -TERM "${pids[@]}" 2>/dev/null || true
+  # A paused (SIGSTOP, see yl_pause_ddb) process acts on SIGTERM only once continued.
+  kill -CONT "${pids[@]}" 2>/dev/null || true
   for ((i = 0; i < grace * 10; i++)); do
     mapfile -t pids < <(_yl_alive_of "${pids[@]}")
     ((${#pids[@]})) || break
@@ -191,6 +193,13 @@ yl_start_ddb() {
     yl_die "the local DynamoDB did not start on port $port (log: $logfile)"
   fi
 }
+
+# yl_pause_ddb / yl_resume_ddb : freeze and thaw the local DynamoDB that yl_start_ddb started
+# (DDB_PID). Paused, it keeps its port and its data: the kernel still accepts connections, but
+# nothing answers (a hanging database). yl_stop_session "$DDB_PID" stops it for good; yl_start_ddb
+# on the same port starts a fresh, empty one.
+yl_pause_ddb()  { kill -STOP -- "-$DDB_PID"; }
+yl_resume_ddb() { kill -CONT -- "-$DDB_PID"; }
 
 # ---------------------------------------------------------------- cargo lambda watch
 # yl_start_watch PORT LOGFILE [extra cargo lambda watch args...]

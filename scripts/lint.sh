@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make lint` for the infrastructure: cfn-lint, `sam validate --lint`, and the consistency check
-# (routes == functions/ == Cargo.toml watch router == README; table == infra/table.json).
+# (routes == functions/ == Cargo.toml watch router == README == docs/openapi.yaml; table ==
+# infra/table.json).
 # Installs its tools itself, pinned, into .tools/lint-venv (git-ignored); needs python3 >= 3.11.
 # No AWS account or credentials are needed: nothing here calls AWS.
 set -euo pipefail

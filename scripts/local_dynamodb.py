@@ -14,6 +14,7 @@ With --table, creates each table from infra/table.json once the server answers.
 """
 
 import argparse
+import io
 import json
 import logging
 import pathlib
@@ -29,10 +30,46 @@ TABLE_JSON = pathlib.Path(__file__).resolve().parent.parent / "infra" / "table.j
 
 def serialised(app):
     lock = threading.Lock()
+    # ClientRequestToken of TransactWriteItems -> (when, request body, status, headers, body) of
+    # its success. DynamoDB makes a transaction idempotent per token for 10 minutes, and the AWS
+    # SDKs rely on it: they fill the token in and reuse it when they retry an attempt that timed
+    # out. moto ignores the token, so without this a retried transaction whose first attempt was
+    # applied fails its own conditions (locally only, and only under load).
+    committed = {}
 
     def handle(environ, start_response):
         with lock:
-            return list(app(environ, start_response))
+            if not environ.get("HTTP_X_AMZ_TARGET", "").endswith(".TransactWriteItems"):
+                return list(app(environ, start_response))
+            request = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(request)
+            try:
+                token = json.loads(request).get("ClientRequestToken")
+            except ValueError:
+                token = None
+            now = time.monotonic()
+            for old in [t for t, seen in committed.items() if now - seen[0] > 600]:
+                del committed[old]
+            if token in committed:
+                _, first, status, headers, body = committed[token]
+                if first != request:
+                    status, body = "400 Bad Request", json.dumps({
+                        "__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                        "message": "The request uses the same client token as a previous, but non-identical request.",
+                    }).encode()
+                    headers = [("Content-Type", "application/x-amz-json-1.0")]
+                start_response(status, headers)
+                return [body]
+            answer = {}
+
+            def capture(status, headers, exc_info=None):
+                answer["status"], answer["headers"] = status, headers
+                return start_response(status, headers, exc_info)
+
+            body = b"".join(app(environ, capture))
+            if token and answer["status"].startswith("200"):
+                committed[token] = (now, request, answer["status"], answer["headers"], body)
+            return [body]
 
     return handle
 

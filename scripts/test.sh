@@ -8,6 +8,13 @@
 #                   `cargo lambda watch` on a free port (RATE_LIMIT_PER_MINUTE=30), each started once
 #   4. black-box    `cargo test -p yebolink-blackbox` over HTTP against that stack (and
 #                   `cargo lambda invoke` of the authorizer through the same watch)
+#   5. fuzz-api     scripts/fuzz.sh: schemathesis (pinned, .tools/fuzz-venv) from docs/openapi.yaml
+#                   against the same stack, with a real JWT and API keys made over HTTP: no 5xx,
+#                   every response conforms to the document (also `make fuzz-api`)
+#   6. outage       tests/tests/outage.rs, phase by phase, while this script pauses, resumes, stops
+#                   and restarts (fresh, same port) the stack's local DynamoDB under the running
+#                   functions; scripts/ddb_integrity.py checks the table for partial records
+#   7. secrets      scripts/scan_logs.py: no API key, JWT or test password in any log of this run
 # Exits non-zero if any layer failed. Logs: target/yebolink-logs/.
 # Env: CARGO_TEST_ARGS (extra args after `--` for both cargo test runs), WATCH_ARGS.
 set -euo pipefail
@@ -58,7 +65,7 @@ layer_done() {
 
 # ---------------------------------------------------------------- 1. tools
 t=$(yl_now)
-yl_log "layer 1/4: tools"
+yl_log "layer 1/7: tools"
 "$YL_ROOT/scripts/tools.sh"
 layer_done tools "$t" 0
 yl_use_tools
@@ -83,7 +90,7 @@ run_cargo_test() { # run_cargo_test CARGO_TEST_ARGS... (then -- and TEST_ARGS ar
 
 # ---------------------------------------------------------------- 2. unit + integration
 t=$(yl_now)
-yl_log "layer 2/4: unit and DynamoDB integration tests (cargo test --workspace --exclude yebolink-blackbox)"
+yl_log "layer 2/7: unit and DynamoDB integration tests (cargo test --workspace --exclude yebolink-blackbox)"
 yl_start_ddb "$(yl_free_port)" "$YL_LOGS/ddb-integration.log"
 yl_ok "local DynamoDB for the integration tests at $DDB_ENDPOINT"
 rc=0
@@ -93,7 +100,7 @@ layer_done unit+integ "$t" "$rc"
 
 # ---------------------------------------------------------------- 3. stack
 t=$(yl_now)
-yl_log "layer 3/4: local stack (build functions, local DynamoDB, cargo lambda watch)"
+yl_log "layer 3/7: local stack (build functions, local DynamoDB, cargo lambda watch)"
 rc=0
 read -r -a FUNCTIONS <<<"$(yl_router_functions)"
 # The authorizer is not routed; the black-box suite runs it with `cargo lambda invoke`.
@@ -131,7 +138,7 @@ fi
 
 # ---------------------------------------------------------------- 4. black-box
 t=$(yl_now)
-yl_log "layer 4/4: black-box suite over HTTP (cargo test -p yebolink-blackbox) against $BASE"
+yl_log "layer 4/7: black-box suite over HTTP (cargo test -p yebolink-blackbox) against $BASE"
 rc=0
 YEBOLINK_BASE_URL=$BASE CARGO_LAMBDA="$YL_VENV/bin/cargo-lambda" \
   YEBOLINK_INVOKE_PORT=$PORT YEBOLINK_INVOKE_ADDRESS=127.0.0.1 \
@@ -141,5 +148,61 @@ if ((rc != 0)); then
   tail -n 40 "$WATCH_LOG" >&2
 fi
 layer_done black-box "$t" "$rc"
+
+# ---------------------------------------------------------------- 5. fuzz-api
+# API fuzzing (issue 7): schemathesis over every documented operation, against the stack the
+# black-box suite used (before the outage layer wipes its database). Output also in fuzz-api.log.
+t=$(yl_now)
+yl_log "layer 5/7: API fuzzing (scripts/fuzz.sh: schemathesis from docs/openapi.yaml) against $BASE"
+rc=0
+YEBOLINK_BASE_URL=$BASE bash scripts/fuzz.sh 2>&1 | tee "$YL_LOGS/fuzz-api.log" || rc=${PIPESTATUS[0]}
+if ((rc != 0)); then
+  yl_warn "fuzzing failures: the report is $YL_LOGS/fuzz/junit.xml, the functions' output $WATCH_LOG"
+fi
+layer_done fuzz-api "$t" "$rc"
+
+# ---------------------------------------------------------------- 6. outage
+# Runs after every layer that needs the stack's data: it wipes the database.
+t=$(yl_now)
+yl_log "layer 6/7: outage (the local DynamoDB hangs, resumes, stops, restarts under the functions)"
+rc=0
+# The phases pass a JWT and an API key along in this file: outside the log directory.
+OUTAGE_STATE="$YL_ROOT/target/yebolink-outage-state.json"
+rm -f "$OUTAGE_STATE"
+outage_phase() { # outage_phase TEST: one #[ignore]d phase of tests/tests/outage.rs
+  local rc=0
+  yl_log "outage phase $1"
+  YEBOLINK_BASE_URL=$BASE CARGO_LAMBDA="$YL_VENV/bin/cargo-lambda" YEBOLINK_INVOKE_PORT=$PORT \
+    YEBOLINK_INVOKE_ADDRESS=127.0.0.1 YEBOLINK_OUTAGE_STATE=$OUTAGE_STATE \
+    cargo test --no-fail-fast -p yebolink-blackbox --test outage -- --ignored --exact "$1" \
+    --nocapture "${TEST_ARGS[@]}" 2>&1 | tee -a "$RESULTS_LOG" || rc=${PIPESTATUS[0]}
+  return "$rc"
+}
+table_intact() { # no key without its lookup item, no account without its workspace, ...
+  "$YL_VENV/bin/python" scripts/ddb_integrity.py --endpoint "$DDB_ENDPOINT" --table "$TABLE"
+}
+table_intact || rc=1 # what the black-box suite and the fuzzer left
+outage_phase outage_1_prepare || rc=1
+yl_pause_ddb
+outage_phase outage_2_hanging || rc=1
+yl_resume_ddb
+outage_phase outage_3_resumed || rc=1
+table_intact || rc=1
+yl_stop_session "$DDB_PID"
+outage_phase outage_4_stopped || rc=1
+yl_start_ddb "${DDB_ENDPOINT##*:}" "$YL_LOGS/ddb-restarted.log" "$TABLE"
+outage_phase outage_5_restarted || rc=1
+table_intact || rc=1
+rm -f "$OUTAGE_STATE"
+layer_done outage "$t" "$rc"
+
+# ---------------------------------------------------------------- 7. secrets in logs
+# Keep this the last layer: it reads every log the run wrote.
+t=$(yl_now)
+yl_log "layer 7/7: secrets in the logs (scripts/scan_logs.py over this run's $YL_LOGS)"
+yl_stop_session "$WATCH_PID" # the functions' output is complete in the watch log
+rc=0
+python3 scripts/scan_logs.py --logs "$YL_LOGS" --since "$T0" || rc=$?
+layer_done secrets "$t" "$rc"
 
 exit "$FAILED"

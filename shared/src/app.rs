@@ -13,32 +13,58 @@ pub struct App<S> {
     pub jwt: Option<JwtKeys>,
 }
 
-/// Whether a function signs or checks user tokens itself (outside local mode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UsesJwt {
-    Yes,
-    OnlyInlineAuth,
-}
-
 impl App<DynamoStore> {
-    /// Cold start: configuration, one AWS SDK configuration shared by every client, the JWT
-    /// secret (read once), and the DynamoDB client.
-    pub async fn from_env(uses_jwt: UsesJwt) -> Result<Self, ConfigError> {
+    /// Cold start of a function behind the authorizer. It reads no secret, except in local
+    /// inline-auth mode, where it verifies tokens itself with `JWT_SECRET` from the environment.
+    pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         let sdk_config = DynamoStore::sdk_config(&config).await;
-        let jwt = if uses_jwt == UsesJwt::Yes || config.local_inline_auth {
-            let secret = match jwt_secret_source(|name| std::env::var(name).ok())? {
-                JwtSecretSource::Env(secret) => secret,
-                JwtSecretSource::SecretsManager(arn) => read_secret(&sdk_config, &arn).await?,
-            };
-            Some(JwtKeys::new(secret.as_bytes(), &config))
+        let jwt = if config.local_inline_auth {
+            match jwt_secret_source(|name| std::env::var(name).ok())? {
+                JwtSecretSource::Env(secret) => Some(JwtKeys::new(secret.as_bytes(), &config)),
+                JwtSecretSource::SecretsManager(_) => {
+                    return Err(ConfigError::Invalid(
+                        "JWT_SECRET_ARN",
+                        "inline auth is local only",
+                    ));
+                }
+            }
         } else {
             None
         };
-        let store = DynamoStore::from_sdk_config(&config, &sdk_config);
-        store.warm_up().await;
-        Ok(Self { store, config, jwt })
+        Ok(Self::assemble(config, &sdk_config, jwt).await)
     }
+
+    /// Cold start of a function that signs or verifies tokens in AWS too (register, login, the
+    /// authorizer): the secret is read once, here. A separate constructor, so the Secrets
+    /// Manager client is linked only into these binaries.
+    pub async fn from_env_with_jwt_secret() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let sdk_config = DynamoStore::sdk_config(&config).await;
+        let jwt = load_jwt_keys(&config, &sdk_config).await?;
+        Ok(Self::assemble(config, &sdk_config, Some(jwt)).await)
+    }
+
+    async fn assemble(
+        config: Config,
+        sdk_config: &aws_config::SdkConfig,
+        jwt: Option<JwtKeys>,
+    ) -> Self {
+        let store = DynamoStore::from_sdk_config(&config, sdk_config);
+        store.warm_up().await;
+        Self { store, config, jwt }
+    }
+}
+
+async fn load_jwt_keys(
+    config: &Config,
+    sdk_config: &aws_config::SdkConfig,
+) -> Result<JwtKeys, ConfigError> {
+    let secret = match jwt_secret_source(|name| std::env::var(name).ok())? {
+        JwtSecretSource::Env(secret) => secret,
+        JwtSecretSource::SecretsManager(arn) => read_secret(sdk_config, &arn).await?,
+    };
+    Ok(JwtKeys::new(secret.as_bytes(), config))
 }
 
 async fn read_secret(sdk_config: &aws_config::SdkConfig, arn: &str) -> Result<String, ConfigError> {
@@ -50,13 +76,21 @@ async fn read_secret(sdk_config: &aws_config::SdkConfig, arn: &str) -> Result<St
     check_secret(output.secret_string.ok_or(ConfigError::SecretUnavailable)?)
 }
 
-/// JSON logs (CloudWatch-friendly), level from `RUST_LOG`, default `info`.
+/// JSON logs (CloudWatch-friendly). `RUST_LOG` is a single level (`error` .. `trace`, default
+/// `info`): a level filter instead of per-module directives keeps the regex engine out of
+/// every binary.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|raw| {
+            raw.trim()
+                .parse::<tracing::level_filters::LevelFilter>()
+                .ok()
+        })
+        .unwrap_or(tracing::level_filters::LevelFilter::INFO);
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_current_span(false)
         .with_ansi(false)
         .without_time()

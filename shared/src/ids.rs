@@ -7,6 +7,11 @@ use std::str::FromStr;
 
 use uuid::Uuid;
 
+/// A string that is not a canonical (hyphenated, lowercase) UUID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a canonical UUID")]
+pub struct InvalidId;
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $new:expr) => {
         $(#[$doc])*
@@ -37,11 +42,17 @@ macro_rules! uuid_id {
         }
 
         impl FromStr for $name {
-            type Err = uuid::Error;
+            type Err = InvalidId;
 
-            /// Accepts only the canonical hyphenated form, so one id has one spelling.
+            /// Accepts only the canonical form (hyphenated, lowercase), so one id has one
+            /// spelling.
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                uuid::fmt::Hyphenated::from_str(s).map(|h| Self(h.into_uuid()))
+                let id = uuid::fmt::Hyphenated::from_str(s).map_err(|_| InvalidId)?.into_uuid();
+                if id.hyphenated().to_string() == s {
+                    Ok(Self(id))
+                } else {
+                    Err(InvalidId)
+                }
             }
         }
 
@@ -85,6 +96,7 @@ mod tests {
         assert!("not-a-uuid".parse::<KeyId>().is_err());
         assert!(id.as_uuid().simple().to_string().parse::<KeyId>().is_err());
         assert!(format!("{{{id}}}").parse::<KeyId>().is_err());
+        assert!(id.to_string().to_uppercase().parse::<KeyId>().is_err());
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub mod account;
 pub mod app;
 pub mod auth;
 pub mod config;
+/// Pagination cursors bound to the workspace they were issued to.
+pub mod cursor;
 pub mod error;
 pub mod ids;
 pub mod jwt;

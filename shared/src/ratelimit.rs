@@ -106,8 +106,9 @@ mod tests {
     async fn requests_past_the_limit_are_refused_until_the_window_ends() {
         let store = MemoryStore::new();
         let key = key();
-        let now = Timestamp::from_unix(1_000_020); // 20 s into a window starting at 1_000_000...
-        let window_end = 1_000_020 - 1_000_020 % 60 + 60;
+        // 20 s into the window [1_000_020, 1_000_080).
+        let now = Timestamp::from_unix(1_000_040);
+        let window_end = 1_000_080;
         for used in 1..=3 {
             let (quota, verdict) = count(&store, &key, 3, now).await.unwrap();
             assert!(verdict.is_ok());

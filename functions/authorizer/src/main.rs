@@ -2,14 +2,14 @@
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use yebolink_shared::app::{init_logging, App, UsesJwt};
+use yebolink_shared::app::{init_logging, App};
 
 mod handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let app = App::from_env(UsesJwt::Yes).await?;
+    let app = App::from_env_with_jwt_secret().await?;
     run(service_fn(
         |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| async {
             handler::handle(&app, event.payload)

@@ -2,13 +2,11 @@
 //! at a time. A cursor names the last message of a page and the workspace it belongs to, so a
 //! cursor from another workspace, or an edited one, is refused rather than followed.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use yebolink_shared::auth::KeyCaller;
-use yebolink_shared::ids::{MessageId, WorkspaceId};
+use yebolink_shared::cursor::{decode_cursor, encode_cursor};
 use yebolink_shared::ratelimit::admit;
 use yebolink_shared::request::query_param;
 use yebolink_shared::response::respond;
@@ -62,32 +60,13 @@ fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
     }
 }
 
-fn encode_cursor(workspace_id: WorkspaceId, last: MessageId) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{workspace_id}:{last}"))
-}
-
-fn decode_cursor(cursor: &str, workspace_id: WorkspaceId) -> Result<MessageId, ApiError> {
-    let invalid = || {
-        ApiError::field(
-            "cursor",
-            "is not a cursor this API returned for this workspace",
-        )
-    };
-    let decoded = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let text = String::from_utf8(decoded).map_err(|_| invalid())?;
-    let (workspace, message) = text.split_once(':').ok_or_else(invalid)?;
-    if workspace.parse::<WorkspaceId>().ok() != Some(workspace_id) {
-        return Err(invalid());
-    }
-    message.parse().map_err(|_| invalid())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use lambda_http::RequestExt;
     use std::collections::HashMap;
     use yebolink_shared::auth::Principal;
+    use yebolink_shared::ids::{MessageId, WorkspaceId};
     use yebolink_shared::message::Channel;
     use yebolink_shared::scopes::Scopes;
     use yebolink_shared::store::MessageRecord;

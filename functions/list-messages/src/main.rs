@@ -3,14 +3,14 @@
 use std::convert::Infallible;
 
 use lambda_http::{run, service_fn, Error};
-use yebolink_shared::app::{init_logging, App, UsesJwt};
+use yebolink_shared::app::{init_logging, App};
 
 mod handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let app = App::from_env(UsesJwt::OnlyInlineAuth).await?;
+    let app = App::from_env().await?;
     run(service_fn(|req| async {
         Ok::<_, Infallible>(handler::handle(&app, req).await)
     }))

@@ -3,14 +3,14 @@
 use std::convert::Infallible;
 
 use lambda_http::{run, service_fn, Error};
-use yebolink_shared::app::{init_logging, App, UsesJwt};
+use yebolink_shared::app::{init_logging, App};
 
 mod handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let app = App::from_env(UsesJwt::Yes).await?;
+    let app = App::from_env_with_jwt_secret().await?;
     run(service_fn(|req| async {
         Ok::<_, Infallible>(handler::handle(&app, req).await)
     }))

@@ -131,7 +131,7 @@ impl DynamoStore {
                 Ok(_) => return Ok(Transaction::Committed),
                 Err(err) => match cancellation_codes(&err) {
                     Some(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed") => {
-                        return Ok(Transaction::ConditionFailed(codes));
+                        return Ok(Transaction::ConditionFailed);
                     }
                     Some(codes)
                         if attempt < 2 && codes.iter().any(|c| c == "TransactionConflict") =>
@@ -173,8 +173,8 @@ impl DynamoStore {
 
 enum Transaction {
     Committed,
-    /// One code per item, in order: `ConditionalCheckFailed` marks the item whose condition failed.
-    ConditionFailed(Vec<String>),
+    /// An item's condition failed; nothing was written.
+    ConditionFailed,
 }
 
 fn cancellation_codes<R>(
@@ -410,12 +410,17 @@ impl Store for DynamoStore {
         ];
         match self.transact(items).await? {
             Transaction::Committed => Ok(AccountCreated::Created),
-            Transaction::ConditionFailed(codes) if codes[0] == "ConditionalCheckFailed" => {
-                Ok(AccountCreated::EmailTaken)
-            }
-            Transaction::ConditionFailed(_) => Err(StoreError::Corrupt(
-                "new workspace or user id already exists".into(),
-            )),
+            // A retry of our own committed attempt also fails its conditions: the claim then
+            // names our user, and the account exists as asked.
+            Transaction::ConditionFailed => match self.find_credentials(&account.email).await? {
+                Some(existing) if existing.user_id == account.user_id => {
+                    Ok(AccountCreated::Created)
+                }
+                Some(_) => Ok(AccountCreated::EmailTaken),
+                None => Err(StoreError::Corrupt(
+                    "workspace or user id already exists".into(),
+                )),
+            },
         }
     }
 
@@ -452,9 +457,14 @@ impl Store for DynamoStore {
         let items = vec![self.put(key_item(key), absent)?, self.put(lookup, absent)?];
         match self.transact(items).await? {
             Transaction::Committed => Ok(()),
-            Transaction::ConditionFailed(_) => Err(StoreError::Corrupt(
-                "key id or key hash already exists".into(),
-            )),
+            // Fresh ids and a 160-bit secret never collide: a failed condition means a retry of
+            // our own attempt that had already committed. Confirm it is ours.
+            Transaction::ConditionFailed => match self.find_key_by_hash(&key.key_hash).await? {
+                Some(stored) if stored.key_id == key.id => Ok(()),
+                _ => Err(StoreError::Corrupt(
+                    "key id or key hash already exists".into(),
+                )),
+            },
         }
     }
 
@@ -521,7 +531,7 @@ impl Store for DynamoStore {
         ];
         match self.transact(items).await? {
             Transaction::Committed => Ok(Deactivation::Deactivated),
-            Transaction::ConditionFailed(_) => Err(StoreError::Corrupt(
+            Transaction::ConditionFailed => Err(StoreError::Corrupt(
                 "key item without its lookup item".into(),
             )),
         }
@@ -597,16 +607,28 @@ impl Store for DynamoStore {
     ) -> Result<SendOutcome, StoreError> {
         let absent = Some("attribute_not_exists(pk)");
         let Some(record) = idempotency else {
-            // One item: a plain conditional put costs half a transactional one.
-            self.client
+            // One item: a plain conditional put costs half a transactional one. The condition
+            // fails only when an SDK retry follows our own committed attempt (message ids are
+            // fresh UUIDv7s): the message is stored, once.
+            let result = self
+                .client
                 .put_item()
                 .table_name(&self.table)
                 .set_item(Some(message_item(message)))
                 .condition_expression("attribute_not_exists(pk)")
                 .send()
-                .await
-                .map_err(unavailable)?;
-            return Ok(SendOutcome::Created);
+                .await;
+            return match result {
+                Ok(_) => Ok(SendOutcome::Created),
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    Ok(SendOutcome::Created)
+                }
+                Err(err) => Err(unavailable(err)),
+            };
         };
         let idem_sk = format!("IDEM#{}", record.key);
         let idem_item = HashMap::from([
@@ -631,7 +653,7 @@ impl Store for DynamoStore {
         ];
         match self.transact(items).await? {
             Transaction::Committed => Ok(SendOutcome::Created),
-            Transaction::ConditionFailed(_) => {
+            Transaction::ConditionFailed => {
                 let item = self
                     .get(workspace_pk(record.workspace_id), &idem_sk)
                     .await?
