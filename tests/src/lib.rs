@@ -548,6 +548,95 @@ pub fn mistyped(key: &str) -> String {
     String::from_utf8(bytes).expect("ASCII")
 }
 
+/// What `cargo lambda invoke authorizer` printed, and how long it took.
+pub struct AuthorizerInvocation {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+    pub took: Duration,
+}
+
+/// Where `cargo lambda watch` accepts invokes: `YEBOLINK_INVOKE_ADDRESS` / `_PORT`, else the
+/// host and port of `YEBOLINK_BASE_URL`.
+pub fn invoke_target() -> (String, String) {
+    let base_url = std::env::var("YEBOLINK_BASE_URL")
+        .ok()
+        .and_then(|b| reqwest::Url::parse(&b).ok());
+    let address = std::env::var("YEBOLINK_INVOKE_ADDRESS")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            base_url.as_ref().and_then(|u| u.host_str()).map(|h| {
+                match h.trim_start_matches('[').trim_end_matches(']') {
+                    "localhost" => "127.0.0.1".to_owned(),
+                    other => other.to_owned(),
+                }
+            })
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "set YEBOLINK_BASE_URL (or YEBOLINK_INVOKE_ADDRESS): start the stack with \
+                 make test / make dev"
+            )
+        });
+    let port = std::env::var("YEBOLINK_INVOKE_PORT")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            base_url
+                .as_ref()
+                .and_then(reqwest::Url::port_or_known_default)
+                .map(|p| p.to_string())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "set YEBOLINK_INVOKE_PORT (or YEBOLINK_BASE_URL): start the stack with \
+                 make test / make dev"
+            )
+        });
+    (address, port)
+}
+
+/// Runs the authorizer binary itself on `event` (JSON text) through
+/// `$CARGO_LAMBDA lambda invoke authorizer`, against the running `cargo lambda watch`.
+/// Blocking: call it from `spawn_blocking`.
+pub fn invoke_authorizer_raw(event: &str) -> AuthorizerInvocation {
+    let cargo_lambda = std::env::var("CARGO_LAMBDA")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "CARGO_LAMBDA is not set: it must be the path of the cargo-lambda executable \
+                 (make test / make dev install it into .tools/ and export it). The authorizer \
+                 tests run the authorizer binary through `cargo lambda invoke` and are never \
+                 skipped."
+            )
+        });
+    let (address, port) = invoke_target();
+    let file = std::env::temp_dir().join(format!("yebolink-authorizer-{}.json", Uuid::new_v4()));
+    std::fs::write(&file, event).unwrap_or_else(|e| panic!("write {}: {e}", file.display()));
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new(&cargo_lambda)
+        .args(["lambda", "invoke", "authorizer", "--invoke-address"])
+        .arg(&address)
+        .arg("--invoke-port")
+        .arg(&port)
+        .arg("--data-file")
+        .arg(&file)
+        .env("RUST_LOG", "off")
+        .env("CARGO_LAMBDA_COLOR", "never")
+        .output();
+    let took = started.elapsed();
+    let _ = std::fs::remove_file(&file);
+    let output = output.unwrap_or_else(|e| panic!("run {cargo_lambda}: {e}"));
+    AuthorizerInvocation {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        took,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

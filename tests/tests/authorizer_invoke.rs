@@ -9,9 +9,7 @@
 //! Nothing is skipped: a missing variable fails the test with a message.
 
 use std::path::PathBuf;
-use std::process::Command;
 
-use reqwest::Url;
 use serde_json::{json, Value};
 use uuid::Uuid;
 use yebolink_blackbox::*;
@@ -60,86 +58,15 @@ fn event(fixture: &str, fills: &[(&str, Option<&str>)]) -> Value {
     serde_json::from_str(&text).expect("filled event is JSON")
 }
 
-/// Where `cargo lambda watch` accepts invokes: address and port.
-fn invoke_target() -> (String, String) {
-    let base = std::env::var("YEBOLINK_BASE_URL").ok();
-    let base_url = base.as_deref().and_then(|b| Url::parse(b).ok());
-    let address = std::env::var("YEBOLINK_INVOKE_ADDRESS")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| {
-            base_url.as_ref().and_then(|u| u.host_str()).map(|h| {
-                match h.trim_start_matches('[').trim_end_matches(']') {
-                    "localhost" => "127.0.0.1".to_owned(),
-                    other => other.to_owned(),
-                }
-            })
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "set YEBOLINK_BASE_URL (or YEBOLINK_INVOKE_ADDRESS): start the stack with \
-                 make test / make dev"
-            )
-        });
-    let port = std::env::var("YEBOLINK_INVOKE_PORT")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| {
-            base_url
-                .as_ref()
-                .and_then(Url::port_or_known_default)
-                .map(|p| p.to_string())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "set YEBOLINK_INVOKE_PORT (or YEBOLINK_BASE_URL): start the stack with \
-                 make test / make dev"
-            )
-        });
-    (address, port)
-}
-
 /// Runs `cargo lambda invoke authorizer --data-file <event>` and returns the function's
 /// response (an `APIGatewayCustomAuthorizerResponse`).
 fn invoke_authorizer_blocking(event: &Value) -> Value {
-    let cargo_lambda = std::env::var("CARGO_LAMBDA")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "CARGO_LAMBDA is not set: it must be the path of the cargo-lambda executable \
-                 (make test / make dev install it into .tools/ and export it). The authorizer \
-                 tests run the authorizer binary through `cargo lambda invoke` and are never \
-                 skipped."
-            )
-        });
-    let (address, port) = invoke_target();
-    let file = std::env::temp_dir().join(format!("yebolink-authorizer-{}.json", Uuid::new_v4()));
-    std::fs::write(
-        &file,
-        serde_json::to_vec_pretty(event).expect("encode event"),
-    )
-    .unwrap_or_else(|e| panic!("write {}: {e}", file.display()));
-
-    let output = Command::new(&cargo_lambda)
-        .args(["lambda", "invoke", "authorizer", "--invoke-address"])
-        .arg(&address)
-        .arg("--invoke-port")
-        .arg(&port)
-        .arg("--data-file")
-        .arg(&file)
-        .env("RUST_LOG", "off")
-        .env("CARGO_LAMBDA_COLOR", "never")
-        .output();
-    let _ = std::fs::remove_file(&file);
-    let output = output.unwrap_or_else(|e| panic!("run {cargo_lambda}: {e}"));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let invoked =
+        invoke_authorizer_raw(&serde_json::to_string_pretty(event).expect("encode event"));
+    let (stdout, stderr) = (&invoked.stdout, &invoked.stderr);
     assert!(
-        output.status.success(),
-        "`{cargo_lambda} lambda invoke authorizer --invoke-address {address} --invoke-port {port}` \
-         failed ({}).\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        output.status
+        invoked.success,
+        "`cargo lambda invoke authorizer` failed.\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     serde_json::from_str(stdout.trim())
         .ok()

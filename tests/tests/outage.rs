@@ -20,10 +20,9 @@
 //! layer deletes it). Also needs what `authorizer_invoke.rs` needs (`CARGO_LAMBDA`, ...).
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, RequestBuilder, Url};
+use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
 use uuid::Uuid;
 use yebolink_blackbox::*;
@@ -122,28 +121,11 @@ fn idempotent_send(api: &TestApi, state: &Value) -> RequestBuilder {
 
 // ---- the authorizer, through `cargo lambda invoke` ---------------------------------------------
 
-/// What `cargo lambda invoke authorizer` made of an event: the process's success and output.
-struct Invoked {
-    success: bool,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-fn invoke_authorizer_blocking(fixture: &str, placeholder: &str, value: &str) -> Invoked {
-    let cargo_lambda = std::env::var("CARGO_LAMBDA")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .expect("CARGO_LAMBDA: the path of cargo-lambda (set by make test)");
-    let base = Url::parse(&std::env::var("YEBOLINK_BASE_URL").expect("YEBOLINK_BASE_URL"))
-        .expect("base URL");
-    let address = std::env::var("YEBOLINK_INVOKE_ADDRESS")
-        .unwrap_or_else(|_| base.host_str().unwrap_or("127.0.0.1").to_owned());
-    let port = std::env::var("YEBOLINK_INVOKE_PORT").unwrap_or_else(|_| {
-        base.port_or_known_default()
-            .expect("a port in the base URL")
-            .to_string()
-    });
+fn invoke_authorizer_blocking(
+    fixture: &str,
+    placeholder: &str,
+    value: &str,
+) -> AuthorizerInvocation {
     let template = std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("fixtures")
@@ -154,35 +136,14 @@ fn invoke_authorizer_blocking(fixture: &str, placeholder: &str, value: &str) -> 
     let event = template
         .replace(placeholder, &encoded[1..encoded.len() - 1])
         .replace("{{REQUEST_ID}}", &Uuid::new_v4().to_string());
-    let file = std::env::temp_dir().join(format!("yebolink-outage-{}.json", Uuid::new_v4()));
-    std::fs::write(&file, event).expect("write the event");
-    let started = Instant::now();
-    let output = Command::new(&cargo_lambda)
-        .args(["lambda", "invoke", "authorizer", "--invoke-address"])
-        .arg(&address)
-        .arg("--invoke-port")
-        .arg(&port)
-        .arg("--data-file")
-        .arg(&file)
-        .env("RUST_LOG", "off")
-        .env("CARGO_LAMBDA_COLOR", "never")
-        .output();
-    let took = started.elapsed();
-    let _ = std::fs::remove_file(&file);
-    let output = output.expect("run cargo-lambda");
-    Invoked {
-        success: output.status.success(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        took,
-    }
+    invoke_authorizer_raw(&event)
 }
 
 async fn invoke_authorizer(
     fixture: &'static str,
     placeholder: &'static str,
     value: &str,
-) -> Invoked {
+) -> AuthorizerInvocation {
     let value = value.to_owned();
     tokio::task::spawn_blocking(move || invoke_authorizer_blocking(fixture, placeholder, &value))
         .await
