@@ -19,30 +19,15 @@ REQUIREMENTS=scripts/requirements-fuzz.txt
 SCHEMATHESIS_VERSION=$(sed -n 's/^schemathesis==\([^ ]*\).*/\1/p' "$REQUIREMENTS")
 
 # ---------------------------------------------------------------- .tools/fuzz-venv
-yl_need_cmd python3 "Install Python 3.11 or newer, with pip and the venv module (Debian/Ubuntu: apt-get install python3 python3-venv)."
-python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
-  || yl_die "python3 is $(python3 -V 2>&1); 3.11 or newer is needed."
-stamp="$FUZZ_VENV/.requirements.sha256"
-if [[ -x "$FUZZ_VENV/bin/python" ]] && sha256sum --check --status "$stamp" 2>/dev/null; then
+yl_need_python
+if yl_venv_is_current "$FUZZ_VENV" "$REQUIREMENTS"; then
   yl_ok "schemathesis $SCHEMATHESIS_VERSION ($FUZZ_VENV)"
 else
-  if [[ ! -x "$FUZZ_VENV/bin/python" ]]; then
-    yl_log "creating $FUZZ_VENV"
-    python3 -m venv "$FUZZ_VENV" >/dev/null 2>&1 || {
-      rm -rf "$FUZZ_VENV"
-      yl_die "python3 -m venv failed. Install the venv module (Debian/Ubuntu: apt-get install python3-venv) and retry."
-    }
-  fi
   yl_log "installing $REQUIREMENTS into $FUZZ_VENV (schemathesis $SCHEMATHESIS_VERSION; PyPI)"
-  mkdir -p "$YL_LOGS"
-  if ! "$FUZZ_VENV/bin/python" -m pip install --disable-pip-version-check --no-input --quiet \
-      -r "$REQUIREMENTS" >"$YL_LOGS/pip-install-fuzz.log" 2>&1; then
-    tail -n 20 "$YL_LOGS/pip-install-fuzz.log" >&2
-    yl_die "pip install -r $REQUIREMENTS failed (full log: $YL_LOGS/pip-install-fuzz.log). Is PyPI reachable?"
-  fi
+  yl_venv_install "$FUZZ_VENV" "$REQUIREMENTS" pip-install-fuzz.log
   "$FUZZ_VENV/bin/schemathesis" --version >/dev/null 2>&1 \
     || yl_die "schemathesis was installed but does not run: $FUZZ_VENV/bin/schemathesis --version"
-  sha256sum "$REQUIREMENTS" >"$stamp"
+  yl_venv_stamp "$FUZZ_VENV" "$REQUIREMENTS"
   yl_ok "installed $("$FUZZ_VENV/bin/schemathesis" --version 2>/dev/null | head -n1)"
 fi
 [[ "${1:-}" == install ]] && exit 0

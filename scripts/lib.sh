@@ -34,6 +34,43 @@ yl_need_cmd() { # yl_need_cmd CMD "how to get it"
   command -v "$1" >/dev/null 2>&1 || yl_die "'$1' not found on PATH. $2"
 }
 
+# yl_need_python : python3 3.11+ (tomllib, and what the pinned tools need) is on PATH.
+yl_need_python() {
+  yl_need_cmd python3 "Install Python 3.11 or newer, with pip and the venv module (Debian/Ubuntu: apt-get install python3 python3-venv)."
+  python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+    || yl_die "python3 is $(python3 -V 2>&1); 3.11 or newer is needed."
+}
+
+# yl_venv_is_current VENV REQUIREMENTS : 0 when VENV exists and was installed from this file.
+yl_venv_is_current() {
+  [[ -x "$1/bin/python" ]] && sha256sum --check --status "$1/.requirements.sha256" 2>/dev/null
+}
+
+# yl_venv_install VENV REQUIREMENTS LOGNAME : creates VENV if needed and pip installs the pinned
+# REQUIREMENTS into it (log: $YL_LOGS/LOGNAME); dies with the log's tail on failure. The caller
+# checks the installed tools run, then calls yl_venv_stamp.
+yl_venv_install() {
+  local venv=$1 requirements=$2 log="$YL_LOGS/$3"
+  if [[ ! -x "$venv/bin/python" ]]; then
+    yl_log "creating $venv"
+    python3 -m venv "$venv" >/dev/null 2>&1 || {
+      rm -rf "$venv"
+      yl_die "python3 -m venv failed. Install the venv module (Debian/Ubuntu: apt-get install python3-venv) and retry."
+    }
+  fi
+  mkdir -p "$YL_LOGS"
+  if ! "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet \
+      -r "$requirements" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    yl_die "pip install -r $requirements failed (full log: $log). Is PyPI reachable?"
+  fi
+}
+
+# yl_venv_stamp VENV REQUIREMENTS : records that VENV holds exactly this requirements file.
+yl_venv_stamp() {
+  sha256sum "$2" >"$1/.requirements.sha256"
+}
+
 # Put the repo-local tools first on PATH (cargo-lambda from the venv).
 yl_use_tools() {
   export PATH="$YL_VENV/bin:$PATH"
