@@ -71,6 +71,20 @@ yl_venv_stamp() {
   sha256sum "$2" >"$1/.requirements.sha256"
 }
 
+# yl_ensure_lint_tools : .tools/lint-venv holds infra/requirements-lint.txt (cfn-lint, SAM CLI),
+# pinned; installs it when missing or when the file changed. For scripts/lint.sh and build.sh.
+YL_LINT_VENV="${YL_LINT_VENV:-$YL_TOOLS/lint-venv}"
+yl_ensure_lint_tools() {
+  local requirements=infra/requirements-lint.txt
+  (cd "$YL_ROOT" && yl_venv_is_current "$YL_LINT_VENV" "$requirements") && return 0
+  yl_need_python
+  yl_log "installing $requirements into $YL_LINT_VENV (cfn-lint, SAM CLI; PyPI)"
+  (cd "$YL_ROOT" && yl_venv_install "$YL_LINT_VENV" "$requirements" lint-pip-install.log) || exit 1
+  "$YL_LINT_VENV/bin/sam" --version >/dev/null 2>&1 \
+    || yl_die "SAM CLI was installed but does not run: $YL_LINT_VENV/bin/sam --version"
+  (cd "$YL_ROOT" && yl_venv_stamp "$YL_LINT_VENV" "$requirements")
+}
+
 # Put the repo-local tools first on PATH (cargo-lambda from the venv).
 yl_use_tools() {
   export PATH="$YL_VENV/bin:$PATH"

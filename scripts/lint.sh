@@ -6,23 +6,14 @@
 # No AWS account or credentials are needed: nothing here calls AWS.
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$YL_ROOT"
 
-VENV=.tools/lint-venv
-REQUIREMENTS=infra/requirements-lint.txt
-STAMP=$VENV/.requirements.sha256
+VENV=$YL_LINT_VENV
 TEMPLATE=infra/template.yaml
 
-if [ ! -x "$VENV/bin/python" ]; then
-  echo "lint: creating $VENV"
-  python3 -m venv "$VENV"
-fi
-# Reinstall only when the pinned requirements changed since the last install.
-if ! sha256sum --check --status "$STAMP" 2>/dev/null; then
-  echo "lint: installing $REQUIREMENTS into $VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-  sha256sum "$REQUIREMENTS" > "$STAMP"
-fi
+yl_ensure_lint_tools
 
 # SAM CLI 1.170.0's `sam validate --lint` was seen to need neither a region nor credentials
 # (it runs cfn-lint over the template locally). The region and dummy keys are set anyway so that

@@ -1,6 +1,7 @@
 //! One conformance suite for the `Store` contract, run against `MemoryStore` and against
-//! `DynamoStore` on a real DynamoDB API (dynalite, started by `make test`, which sets
-//! `DYNAMODB_TEST_ENDPOINT`). Each DynamoDB test gets a fresh table from `infra/table.json`.
+//! `DynamoStore` on a real DynamoDB API (scripts/local_dynamodb.py, started by `make test`,
+//! which sets `DYNAMODB_TEST_ENDPOINT`). Each DynamoDB test gets a fresh table from
+//! `infra/table.json`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use yebolink_shared::timestamp::Timestamp;
 
 fn dynamo_client() -> aws_sdk_dynamodb::Client {
     let endpoint = std::env::var("DYNAMODB_TEST_ENDPOINT").expect(
-        "DYNAMODB_TEST_ENDPOINT is not set: run `make test`, which starts dynalite for these tests",
+        "DYNAMODB_TEST_ENDPOINT is not set: run `make test`, which starts a local DynamoDB for these tests",
     );
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())

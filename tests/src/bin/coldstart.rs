@@ -22,8 +22,14 @@
 //! (messages), list-messages, get-message, deactivate-api-key. Every answer is checked (status
 //! code or Allow), so a failing path is never timed.
 //!
+//! The binaries are cargo's (`--bin-dir target/release`: `<dir>/<function>`) or `sam build`'s
+//! (`--sam-build .aws-sam/build`: `<dir>/<LogicalId>/bootstrap`). `--runner "qemu-aarch64 -L
+//! /usr/aarch64-linux-gnu"` starts each through that command: `make build` uses it to run the
+//! arm64 bootstraps on an x86_64 machine (their timings are then the emulator's, not Lambda's).
+//!
 //! Usage: coldstart --dynamodb-endpoint http://127.0.0.1:8000 --table NAME
-//!        [--bin-dir target/release] [--runs 20] [--zip-dir DIR] [--log-dir DIR] [--json FILE]
+//!        [--bin-dir target/release | --sam-build .aws-sam/build] [--runner "CMD ARGS"]
+//!        [--runs 20] [--zip-dir DIR] [--log-dir DIR] [--json FILE]
 //!        [--functions a,b,...] [--label TEXT]
 
 use std::collections::HashMap;
@@ -447,9 +453,55 @@ fn calls_between(calls: &[DynamoCall], from: Instant, to: Instant) -> (String, D
 
 // ------------------------------------------------------------------ one cold start
 
+/// Where each function's binary is, and what starts it.
+struct Binaries {
+    dir: PathBuf,
+    /// `sam build`'s layout (`<dir>/<LogicalId>/bootstrap`) instead of cargo's.
+    sam_layout: bool,
+    /// A command (and its arguments) that runs the binary, e.g. an emulator; empty: run it.
+    runner: Vec<String>,
+}
+
+impl Binaries {
+    fn path(&self, function: &str) -> PathBuf {
+        if self.sam_layout {
+            self.dir.join(sam_logical_id(function)).join("bootstrap")
+        } else {
+            self.dir.join(function)
+        }
+    }
+
+    fn command(&self, function: &str) -> Command {
+        match self.runner.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(self.path(function));
+                command
+            }
+            None => Command::new(self.path(function)),
+        }
+    }
+}
+
+/// The template's resource name of a function: `create-api-key` -> `CreateApiKeyFunction`.
+fn sam_logical_id(function: &str) -> String {
+    let mut id: String = function
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    id.push_str("Function");
+    id
+}
+
 struct Harness {
     relay: Arc<Relay>,
-    bin_dir: PathBuf,
+    binaries: Binaries,
     log_dir: PathBuf,
     /// The relay in front of the local DynamoDB: what the functions are pointed at.
     relay_endpoint: String,
@@ -471,6 +523,7 @@ struct Sample {
 
 impl Harness {
     fn environment(&self, function: &str, runtime_api: &str) -> Vec<(&'static str, String)> {
+        let task_root = self.task_root(function);
         let memory = match function {
             "register" | "login" => "1024",
             "authorizer" => "512",
@@ -495,7 +548,7 @@ impl Harness {
             ("AWS_ACCESS_KEY_ID", "local".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
             ("AWS_SESSION_TOKEN", "local".to_owned()),
-            ("LAMBDA_TASK_ROOT", self.bin_dir.display().to_string()),
+            ("LAMBDA_TASK_ROOT", task_root.display().to_string()),
             ("_HANDLER", "bootstrap".to_owned()),
             ("TZ", ":UTC".to_owned()),
             ("LANG", "en_US.UTF-8".to_owned()),
@@ -514,6 +567,12 @@ impl Harness {
         ]
     }
 
+    /// The folder the binary is in: Lambda's task root, and the process's working directory.
+    fn task_root(&self, function: &str) -> PathBuf {
+        let binary = self.binaries.path(function);
+        binary.parent().map(Path::to_path_buf).unwrap_or(binary)
+    }
+
     /// Starts `function` fresh, hands it the two events one after the other, returns the
     /// timings and its two answers.
     fn cold_start(
@@ -521,7 +580,7 @@ impl Harness {
         function: &str,
         events: [&Value; 2],
     ) -> Result<(Sample, Vec<Value>), Error> {
-        let binary = self.bin_dir.join(function);
+        let binary = self.binaries.path(function);
         let runtime = Arc::new(Runtime::default());
         {
             let mut state = runtime.lock();
@@ -541,11 +600,11 @@ impl Harness {
         self.relay.take();
         let log_path = self.log_dir.join(format!("{function}.log"));
         let log = File::options().create(true).append(true).open(&log_path)?;
-        let mut command = Command::new(&binary);
+        let mut command = self.binaries.command(function);
         command
             .env_clear()
             .envs(self.environment(function, &runtime_api))
-            .current_dir(&self.bin_dir)
+            .current_dir(self.task_root(function))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
@@ -1008,6 +1067,8 @@ fn median(sorted: &[Duration]) -> f64 {
 
 struct Options {
     bin_dir: PathBuf,
+    sam_layout: bool,
+    runner: Vec<String>,
     dynamodb_endpoint: String,
     table: String,
     runs: usize,
@@ -1022,6 +1083,8 @@ fn options() -> Result<Options, Error> {
     let mut args = std::env::args().skip(1);
     let mut opts = Options {
         bin_dir: PathBuf::from("target/release"),
+        sam_layout: false,
+        runner: Vec::new(),
         dynamodb_endpoint: String::new(),
         table: String::new(),
         runs: 20,
@@ -1035,6 +1098,11 @@ fn options() -> Result<Options, Error> {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--bin-dir" => opts.bin_dir = value()?.into(),
+            "--sam-build" => {
+                opts.bin_dir = value()?.into();
+                opts.sam_layout = true;
+            }
+            "--runner" => opts.runner = value()?.split_whitespace().map(str::to_owned).collect(),
             "--dynamodb-endpoint" => opts.dynamodb_endpoint = value()?,
             "--table" => opts.table = value()?,
             "--runs" => opts.runs = value()?.parse()?,
@@ -1062,8 +1130,8 @@ fn options() -> Result<Options, Error> {
 }
 
 const USAGE: &str =
-    "usage: coldstart --dynamodb-endpoint URL --table NAME [--bin-dir target/release] \
-[--runs 20] [--zip-dir DIR] [--log-dir DIR] [--json FILE] [--functions a,b,...] [--label TEXT]";
+    "usage: coldstart --dynamodb-endpoint URL --table NAME \
+[--bin-dir target/release | --sam-build .aws-sam/build] [--runner \"CMD ARGS\"] [--runs 20] [--zip-dir DIR] [--log-dir DIR] [--json FILE] [--functions a,b,...] [--label TEXT]";
 
 fn main() {
     if let Err(err) = run() {
@@ -1075,8 +1143,12 @@ fn main() {
 fn run() -> Result<(), Error> {
     let opts = options()?;
     fs::create_dir_all(&opts.log_dir)?;
-    let bin_dir =
-        fs::canonicalize(&opts.bin_dir).map_err(|e| format!("{}: {e}", opts.bin_dir.display()))?;
+    let binaries = Binaries {
+        dir: fs::canonicalize(&opts.bin_dir)
+            .map_err(|e| format!("{}: {e}", opts.bin_dir.display()))?,
+        sam_layout: opts.sam_layout,
+        runner: opts.runner.clone(),
+    };
     let relay = Arc::new(Relay::default());
     let relay_listener = TcpListener::bind("127.0.0.1:0")?;
     let relay_endpoint = format!("http://{}", relay_listener.local_addr()?);
@@ -1092,7 +1164,7 @@ fn run() -> Result<(), Error> {
     let harness = Harness {
         relay,
         relay_endpoint,
-        bin_dir,
+        binaries,
         log_dir: opts.log_dir.clone(),
         table: opts.table.clone(),
     };
@@ -1139,7 +1211,7 @@ fn run() -> Result<(), Error> {
         let row = Row::new(
             function,
             &samples,
-            &harness.bin_dir,
+            &harness.binaries.path(function),
             opts.zip_dir.as_deref(),
         );
         eprintln!(
@@ -1252,7 +1324,7 @@ struct Row {
 }
 
 impl Row {
-    fn new(function: &str, samples: &[Sample], bin_dir: &Path, zip_dir: Option<&Path>) -> Self {
+    fn new(function: &str, samples: &[Sample], binary: &Path, zip_dir: Option<&Path>) -> Self {
         let mut init: Vec<Duration> = samples.iter().map(|s| s.init).collect();
         let mut invoke: Vec<Duration> = samples.iter().map(|s| s.first_invocation).collect();
         let mut warm: Vec<Duration> = samples.iter().map(|s| s.warm_invocation).collect();
@@ -1270,7 +1342,7 @@ impl Row {
         init.sort();
         invoke.sort();
         warm.sort();
-        let size = |path: PathBuf| fs::metadata(path).ok().map(|m| m.len());
+        let size = |path: &Path| fs::metadata(path).ok().map(|m| m.len());
         Self {
             function: function.to_owned(),
             runs: samples.len(),
@@ -1286,8 +1358,8 @@ impl Row {
             init_calls: tally(samples.iter().map(|s| s.init_calls.0.as_str())),
             first_calls: tally(samples.iter().map(|s| s.first_calls.0.as_str())),
             warm_calls: tally(samples.iter().map(|s| s.warm_calls.0.as_str())),
-            bootstrap_bytes: size(bin_dir.join(function)),
-            zip_bytes: zip_dir.and_then(|dir| size(dir.join(format!("{function}.zip")))),
+            bootstrap_bytes: size(binary),
+            zip_bytes: zip_dir.and_then(|dir| size(&dir.join(format!("{function}.zip")))),
         }
     }
 
