@@ -20,7 +20,7 @@ fuzz-api: ## schemathesis against a running stack (YEBOLINK_BASE_URL, default: m
 lint: ## template and consistency checks
 	@bash scripts/lint.sh
 
-build: ## sam build (arm64 release binaries), then one smoke run of each bootstrap
+build: ## sam build (arm64 release binaries), sam package check, one smoke run of each bootstrap
 	@bash scripts/build.sh
 
 bench: ## cold starts, binary sizes and microbenchmarks (prints a table; see docs/performance.md)

@@ -15,6 +15,8 @@
 # order (register, login, keys, authorizer, messages, deactivation). On an x86_64 machine the
 # bootstraps run under qemu-aarch64 (Debian's qemu-user, installed with apt if missing), so
 # the smoke run's timings are the emulator's, not Lambda's. BUILD_SKIP_SMOKE=1 skips it.
+# Package check: `sam package` into a local S3 and the SAM translation of its output
+# (scripts/package_check.py): what `sam deploy` does before it hands the stack to CloudFormation.
 # Slow on two cores (a full release build of nine LTO binaries): not part of CI.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -85,9 +87,20 @@ done
 functions=$(grep -c 'BuildMethod: rust-cargolambda' infra/template.yaml)
 [ "$count" -eq "$functions" ] || yl_die "$count bootstraps in $SAM_BUILD_DIR, the template has $functions functions"
 
+# ---------------------------------------------------------------- package check
+# `sam package` of the built template into a local S3 (moto's server) and the SAM translation
+# AWS applies on deploy: scripts/package_check.py.
+trap yl_cleanup EXIT
+yl_log "sam package against a local S3, then the SAM translation of the packaged template"
+s3_port=$(yl_free_port)
+yl_spawn "$YL_LOGS/build-local-s3.log" "$YL_VENV/bin/moto_server" -H 127.0.0.1 -p "$s3_port"
+python3 "$YL_WAIT_PY" wait-http --url "http://127.0.0.1:$s3_port/" --timeout 60 --pid "$YL_LAST_PID" \
+  || yl_die "the local S3 did not start (log: $YL_LOGS/build-local-s3.log)"
+"$YL_LINT_VENV/bin/python" scripts/package_check.py --s3-endpoint "http://127.0.0.1:$s3_port"
+
 # ---------------------------------------------------------------- smoke run
 if [ "${BUILD_SKIP_SMOKE:-}" = 1 ]; then
-  yl_warn "BUILD_SKIP_SMOKE=1: the bootstraps were built but not run"
+  yl_warn "BUILD_SKIP_SMOKE=1: the bootstraps were built and packaged but not run"
   exit 0
 fi
 runner=""
@@ -104,7 +117,6 @@ fi
 
 yl_log "smoke run of the built bootstraps${runner:+ under $runner}"
 cargo build --quiet -p yebolink-blackbox --bin coldstart
-trap yl_cleanup EXIT
 table="yebolink-build-smoke"
 yl_start_ddb "$(yl_free_port)" "$YL_LOGS/build-smoke-dynamodb.log" "$table"
 "$CARGO_TARGET_DIR/debug/coldstart" \
@@ -117,3 +129,4 @@ yl_start_ddb "$(yl_free_port)" "$YL_LOGS/build-smoke-dynamodb.log" "$table"
   --label "sam build smoke run${runner:+ (emulated: $runner)}" \
   || yl_die "the smoke run failed (function logs: $YL_LOGS/build-smoke/)"
 yl_ok "every bootstrap answered its events correctly (function logs: $YL_LOGS/build-smoke/)"
+
