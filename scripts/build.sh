@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # `make build`: `sam build` of infra/template.yaml (named in samconfig.toml): one arm64
-# `bootstrap` per function in .aws-sam/build/<Function>/, then a smoke run of those bootstraps.
+# `bootstrap` per function in .aws-sam/build/<Function>/, then a package check and a smoke run
+# of those bootstraps.
 # Installs what it needs, pinned:
 #   - SAM CLI (infra/requirements-lint.txt, .tools/lint-venv, shared with `make lint`);
-#   - cargo-lambda with the ziglang it uses as the aarch64 linker, and moto for the smoke run
-#     (scripts/tools.sh, .tools/venv, shared with `make dev` / `make test`);
+#   - cargo-lambda with the ziglang it uses as the aarch64 linker, and moto's local DynamoDB
+#     and S3 for the checks (scripts/tools.sh, .tools/venv, shared with `make dev` / `make test`);
 #   - a Rust standard library for aarch64-unknown-linux-gnu. If rustup already has that target
 #     (a developer's machine: `rustup target add aarch64-unknown-linux-gnu`) it is used.
 #     Otherwise (this project's machines, where rustup cannot download targets) Debian's
 #     rustc-web compiler and its arm64 standard library are installed with apt and used for
 #     this build only, through RUSTC.
+# Package check: `sam package` into a local S3 and the SAM translation of its output
+# (scripts/package_check.py): what `sam deploy` does before it hands the stack to CloudFormation.
 # Smoke run: the cold-start harness (tests/src/bin/coldstart.rs) starts each built bootstrap
 # through the Lambda Runtime API against a local DynamoDB and checks every answer, in flow
 # order (register, login, keys, authorizer, messages, deactivation). On an x86_64 machine the
 # bootstraps run under qemu-aarch64 (Debian's qemu-user, installed with apt if missing), so
 # the smoke run's timings are the emulator's, not Lambda's. BUILD_SKIP_SMOKE=1 skips it.
-# Package check: `sam package` into a local S3 and the SAM translation of its output
-# (scripts/package_check.py): what `sam deploy` does before it hands the stack to CloudFormation.
 # Slow on two cores (a full release build of nine LTO binaries): not part of CI.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -34,13 +35,11 @@ bash scripts/tools.sh
 # sam calls `cargo lambda`; cargo-lambda finds zig through the venv's python (ziglang).
 yl_use_tools
 
-# apt-get as root, or through sudo.
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_install() {
   command -v apt-get >/dev/null || return 1
-  local sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 # ---------------------------------------------------------------- the aarch64 standard library
@@ -53,7 +52,7 @@ else
     yl_log "rustup has no $TARGET target; installing Debian's rustc-web $DEBIAN_RUSTC_VERSION and its arm64 std"
     command -v apt-get >/dev/null || yl_die "no apt-get either: run 'rustup target add $TARGET'"
     if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-      if [ "$(id -u)" -eq 0 ]; then dpkg --add-architecture arm64; else sudo dpkg --add-architecture arm64; fi
+      as_root dpkg --add-architecture arm64
     fi
     apt_install "rustc-web=$DEBIAN_RUSTC_VERSION" "libstd-rust-web-dev:arm64=$DEBIAN_RUSTC_VERSION" \
       || yl_die "apt-get could not install rustc-web and libstd-rust-web-dev:arm64"
