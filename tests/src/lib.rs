@@ -37,6 +37,9 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub text: String,
+    /// Unix seconds when the response arrived: what its rate-limit window is checked against
+    /// (a test may look at a reply seconds later).
+    pub received_at: u64,
 }
 
 impl Reply {
@@ -116,6 +119,28 @@ impl Reply {
             reset: get("x-ratelimit-reset"),
         }
     }
+
+    /// The three rate-limit headers, checked to be plausible for a fixed one-minute window at
+    /// the moment this response arrived.
+    pub fn plausible_rate_limit(&self) -> RateLimit {
+        let rate = self.rate_limit();
+        let what = &self.what;
+        assert!(rate.limit >= 1, "{what}: X-RateLimit-Limit must be >= 1");
+        assert!(
+            rate.remaining <= rate.limit,
+            "{what}: remaining {} exceeds limit {}",
+            rate.remaining,
+            rate.limit
+        );
+        let at = self.received_at;
+        assert!(
+            rate.reset + 1 >= at && rate.reset <= at + 61,
+            "{what}: X-RateLimit-Reset {} is not the end of a one-minute window around the \
+             response's arrival ({at})",
+            rate.reset
+        );
+        rate
+    }
 }
 
 /// `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` of one response.
@@ -125,25 +150,6 @@ pub struct RateLimit {
     pub remaining: u64,
     /// Unix seconds at which the current window ends.
     pub reset: u64,
-}
-
-impl RateLimit {
-    /// The values are plausible for a fixed one-minute window observed just now.
-    pub fn assert_plausible(&self, what: &str) {
-        assert!(self.limit >= 1, "{what}: X-RateLimit-Limit must be >= 1");
-        assert!(
-            self.remaining <= self.limit,
-            "{what}: remaining {} exceeds limit {}",
-            self.remaining,
-            self.limit
-        );
-        let now = now_unix();
-        assert!(
-            self.reset + 1 >= now && self.reset <= now + 61,
-            "{what}: X-RateLimit-Reset {} is not the end of a one-minute window around now ({now})",
-            self.reset
-        );
-    }
 }
 
 /// Asserts an error response: status, `Content-Type: application/json`, and the envelope
@@ -278,6 +284,7 @@ impl TestApi {
                 self.base_url
             )
         });
+        let received_at = now_unix();
         let status = response.status();
         let headers = response.headers().clone();
         let text = response
@@ -289,6 +296,7 @@ impl TestApi {
             status,
             headers,
             text,
+            received_at,
         }
     }
 
