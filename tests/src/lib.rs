@@ -438,6 +438,17 @@ pub fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
         .unwrap_or_else(|| panic!("expected a string at {pointer} in {value}"))
 }
 
+/// The string at `pointer` in each element of the array `field` of `data`, in order: e.g. the
+/// ids of a list response's messages, `strs_in(&data, "messages", "/id")`.
+pub fn strs_in<'a>(data: &'a Value, field: &str, pointer: &str) -> Vec<&'a str> {
+    data[field]
+        .as_array()
+        .unwrap_or_else(|| panic!("expected an array at {field} in {data}"))
+        .iter()
+        .map(|item| str_at(item, pointer))
+        .collect()
+}
+
 pub fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -190,11 +190,9 @@ async fn concurrently_created_keys_are_all_unique_and_all_listed() {
     assert_eq!(unique(&keys), 8, "keys must be unique");
 
     let listed = api.list_keys(&account.token).await.data(200);
-    let mut listed_ids: Vec<String> = listed["api_keys"]
-        .as_array()
-        .expect("api_keys")
-        .iter()
-        .map(|k| str_at(k, "/id").to_owned())
+    let mut listed_ids: Vec<String> = strs_in(&listed, "api_keys", "/id")
+        .into_iter()
+        .map(str::to_owned)
         .collect();
     listed_ids.sort();
     ids.sort();

@@ -381,12 +381,7 @@ async fn list_messages_without_limit_returns_all_of_a_few_with_no_cursor() {
         sent.push(api.send_sms(key, &format!("m{i}")).await);
     }
     let data = api.list_messages(key, &[]).await.data(200);
-    let ids: Vec<&str> = data["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| str_at(m, "/id"))
-        .collect();
+    let ids = strs_in(&data, "messages", "/id");
     let expected: Vec<&str> = sent.iter().rev().map(|m| str_at(m, "/id")).collect();
     assert_eq!(ids, expected, "newest first");
     assert_eq!(data["next_cursor"], Value::Null);
@@ -544,12 +539,7 @@ async fn another_workspaces_message_is_404_and_never_listed() {
 
     let listed = api.list_messages(send_key(&bob_key), &[]).await;
     let data = listed.data(200);
-    let ids: Vec<&str> = data["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| str_at(m, "/id"))
-        .collect();
+    let ids = strs_in(&data, "messages", "/id");
     assert_eq!(ids, [str_at(&bobs, "/id")]);
     assert!(!listed.text.contains("alice's secret"));
 }
@@ -568,11 +558,10 @@ async fn send_idempotent(api: &TestApi, key: &str, idempotency_key: &str, body: 
 }
 
 async fn listed_ids(api: &TestApi, key: &str) -> Vec<String> {
-    api.list_messages(key, &[("limit", "100")]).await.data(200)["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| str_at(m, "/id").to_owned())
+    let listed = api.list_messages(key, &[("limit", "100")]).await.data(200);
+    strs_in(&listed, "messages", "/id")
+        .into_iter()
+        .map(str::to_owned)
         .collect()
 }
 

@@ -264,12 +264,7 @@ async fn outage_3_resumed() {
     let again = api.send(idempotent_send(&api, &state)).await.data(201);
     assert_eq!(retried["id"], again["id"]);
     let listed = api.list_messages(key, &[("limit", "100")]).await.data(200);
-    let texts: Vec<&str> = listed["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| str_at(m, "/content/text"))
-        .collect();
+    let texts = strs_in(&listed, "messages", "/content/text");
     assert_eq!(
         texts
             .iter()

@@ -163,12 +163,10 @@ async fn after_a_deactivation_returns_no_request_with_the_key_is_admitted() {
         .list_messages(&observer, &[("limit", "100")])
         .await
         .data(200);
-    let listed: HashSet<String> = listed["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| str_at(m, "/id").to_owned())
+    let listed: HashSet<String> = strs_in(&listed, "messages", "/id")
+        .into_iter()
         .filter(|id| *id != first_id)
+        .map(str::to_owned)
         .collect();
     assert_eq!(listed, created);
 
@@ -363,12 +361,7 @@ async fn concurrent_sends_with_one_idempotency_key_create_one_message() {
         }
     }
     let listed = api.list_messages(&secret, &[]).await.data(200);
-    let ids: Vec<&str> = listed["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| str_at(m, "/id"))
-        .collect();
+    let ids = strs_in(&listed, "messages", "/id");
     assert_eq!(ids.len(), 1);
     assert!(created.contains(ids[0]));
 }
