@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make test`: every layer, against processes this script starts and always stops.
 #   1. tools        scripts/tools.sh (cargo-lambda + moto into .tools/venv, pinned)
-#   2. unit+integ   `cargo test --workspace --exclude yebolink-blackbox`, with a local DynamoDB
-#                   (moto) running and named in DYNAMODB_TEST_ENDPOINT; the integration tests
-#                   create their own uniquely named tables there
+#   2. unit+integ   scripts/check_local_dynamodb.py (the local DynamoDB's transactions are all or
+#                   nothing; prints what they cost), then `cargo test --workspace --exclude
+#                   yebolink-blackbox`, with that local DynamoDB (moto) named in
+#                   DYNAMODB_TEST_ENDPOINT; the integration tests create their own tables there
 #   3. stack        a fresh local DynamoDB with the table + the functions built and served by
 #                   `cargo lambda watch` on a free port (RATE_LIMIT_PER_MINUTE=30), each started once
 #   4. black-box    `cargo test -p yebolink-blackbox` over HTTP against that stack (and
@@ -94,6 +95,8 @@ yl_log "layer 2/7: unit and DynamoDB integration tests (cargo test --workspace -
 yl_start_ddb "$(yl_free_port)" "$YL_LOGS/ddb-integration.log"
 yl_ok "local DynamoDB for the integration tests at $DDB_ENDPOINT"
 rc=0
+# The emulator first: the tests below and the stack rely on its transactions being DynamoDB's.
+"$YL_VENV/bin/python" "$YL_ROOT/scripts/check_local_dynamodb.py" "$DDB_ENDPOINT" || rc=$?
 DYNAMODB_TEST_ENDPOINT=$DDB_ENDPOINT run_cargo_test --workspace --exclude yebolink-blackbox || rc=$?
 yl_stop_session "$DDB_PID"
 layer_done unit+integ "$t" "$rc"
