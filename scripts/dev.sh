@@ -79,7 +79,9 @@ cat <<EOF
 
 EOF
 
-# Follow the functions' output until watch exits or Ctrl-C (tail is in our process group, so
-# Ctrl-C reaches it, and then the EXIT trap stops watch and the local DynamoDB).
-tail -n 0 -f --pid="$WATCH_PID" "$WATCH_LOG" || true
+# Follow the functions' output until watch exits. tail runs in the background and we `wait` for
+# it: bash runs a trap only once the foreground command ends, but interrupts `wait`, so Ctrl-C,
+# or a `kill` of this script alone, stops everything at once (tail ends with watch: --pid).
+tail -n 0 -f --pid="$WATCH_PID" "$WATCH_LOG" &
+wait $! || true
 yl_alive "$WATCH_PID" || yl_die "cargo lambda watch exited (log: $WATCH_LOG)"
