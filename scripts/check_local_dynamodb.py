@@ -13,21 +13,14 @@ import sys
 import time
 import uuid
 
-import boto3
 from botocore.exceptions import ClientError
 
-from local_dynamodb import create_table
+from local_dynamodb import create_table, local_client
 
 
 def main():
     endpoint = sys.argv[1]
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    client = local_client(endpoint)
     table = f"emulator-check-{uuid.uuid4().hex[:12]}"
     create_table(endpoint, table)
     try:

@@ -18,17 +18,11 @@ import argparse
 import json
 import sys
 
-import boto3
+from local_dynamodb import local_client
 
 
 def scan(endpoint, table):
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    client = local_client(endpoint)
     kwargs = {"TableName": table, "ConsistentRead": True}
     while True:
         page = client.scan(**kwargs)

@@ -170,16 +170,21 @@ def transact_write_items(backend, transact_items):
         raise TransactionCanceledException(reasons)
 
 
-def create_table(endpoint, name):
-    definition = json.loads(TABLE_JSON.read_text())
-    ttl_attribute = definition.pop("TimeToLiveAttribute")
-    client = boto3.client(
+def local_client(endpoint):
+    """A boto3 DynamoDB client for the local DynamoDB at endpoint (placeholder credentials)."""
+    return boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
+
+
+def create_table(endpoint, name):
+    definition = json.loads(TABLE_JSON.read_text())
+    ttl_attribute = definition.pop("TimeToLiveAttribute")
+    client = local_client(endpoint)
     client.create_table(TableName=name, **definition)
     client.update_time_to_live(
         TableName=name,
