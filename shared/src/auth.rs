@@ -236,3 +236,82 @@ pub async fn authenticate_key<S: Store>(
         Principal::User(_) => Err(ApiError::InvalidApiKey),
     }
 }
+
+/// The header a local client may use to say which address it calls from: `cargo lambda watch`
+/// reports every client as 127.0.0.1 (its events carry a fixed `sourceIp`), so per-source
+/// limits could not be tried locally otherwise. Read only in local inline-auth mode, which the
+/// SAM template never sets; deployed, the address is API Gateway's alone.
+pub const LOCAL_SOURCE_IP_HEADER: &str = "x-yebolink-local-source-ip";
+
+/// Where a request comes from, for per-source limits: the address API Gateway saw
+/// (`requestContext.identity.sourceIp`; never a client-set header such as `X-Forwarded-For`).
+/// IPv6 addresses are reduced to their /64, the block one subscriber usually holds. A request
+/// without an address (none reaches a function deployed) shares one bucket, `unknown`.
+pub fn client_source<S>(app: &App<S>, req: &Request) -> String {
+    let local = app
+        .config
+        .local_inline_auth
+        .then(|| req.headers().get(LOCAL_SOURCE_IP_HEADER))
+        .flatten()
+        .and_then(|v| v.to_str().ok());
+    let reported = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.as_deref(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.as_deref(),
+        _ => None,
+    };
+    local
+        .or(reported)
+        .and_then(|raw| raw.trim().parse::<std::net::IpAddr>().ok())
+        .map(|ip| match ip {
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+            std::net::IpAddr::V6(v6) => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+    use crate::testing::{app, request};
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
+
+    fn from(ip: &str) -> Request {
+        let mut context = ApiGatewayProxyRequestContext::default();
+        context.identity.source_ip = Some(ip.to_owned());
+        request("POST", "/api/v1/auth/login", None)
+            .with_request_context(RequestContext::ApiGatewayV1(context))
+    }
+
+    #[test]
+    fn the_source_is_the_gateway_address_and_ipv6_counts_per_64() {
+        let mut app = app();
+        app.config.local_inline_auth = false;
+        assert_eq!(client_source(&app, &from("203.0.113.7")), "203.0.113.7");
+        assert_eq!(
+            client_source(&app, &from("2001:db8:1:2:aaaa::1")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            client_source(&app, &from("2001:db8:1:2:bbbb::9")),
+            client_source(&app, &from("2001:db8:1:2:aaaa::1"))
+        );
+        assert_eq!(client_source(&app, &from("not an address")), "unknown");
+    }
+
+    #[test]
+    fn the_local_header_is_ignored_unless_local_inline_auth_is_on() {
+        let mut req = from("203.0.113.7");
+        req.headers_mut()
+            .insert(LOCAL_SOURCE_IP_HEADER, "198.51.100.1".parse().unwrap());
+        req.headers_mut()
+            .insert("x-forwarded-for", "198.51.100.2".parse().unwrap());
+        let mut app = app();
+        app.config.local_inline_auth = false;
+        assert_eq!(client_source(&app, &req), "203.0.113.7");
+        app.config.local_inline_auth = true;
+        assert_eq!(client_source(&app, &req), "198.51.100.1");
+    }
+}

@@ -24,6 +24,14 @@ pub struct Config {
     pub jwt_audience: String,
     pub jwt_ttl_seconds: i64,
     pub rate_limit_per_minute: u64,
+    /// Requests per minute across all keys of one workspace (default 10 x the per-key limit).
+    pub workspace_rate_limit_per_minute: u64,
+    /// Active keys a workspace may hold at once.
+    pub workspace_key_limit: u64,
+    /// Registrations per source address per hour.
+    pub register_limit_per_ip_per_hour: u64,
+    /// Login requests per source address per 15 minutes.
+    pub login_limit_per_ip_per_15_min: u64,
     /// Local mode only: functions run the authorizer's decision themselves, because
     /// `cargo lambda watch` has no API Gateway in front. Never set in the SAM template.
     pub local_inline_auth: bool,
@@ -39,6 +47,7 @@ impl Config {
         let table_name = get("TABLE_NAME")
             .filter(|v| !v.is_empty())
             .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let rate_limit_per_minute = number(&get, "RATE_LIMIT_PER_MINUTE", 100)?;
         Ok(Self {
             table_name,
             dynamodb_endpoint: get("DYNAMODB_ENDPOINT").filter(|v| !v.is_empty()),
@@ -47,7 +56,15 @@ impl Config {
             jwt_audience: get("JWT_AUDIENCE").unwrap_or_else(|| "yebolink-api".into()),
             jwt_ttl_seconds: i64::try_from(number(&get, "JWT_TTL_SECONDS", 3600)?)
                 .map_err(|_| ConfigError::Invalid("JWT_TTL_SECONDS", "too large"))?,
-            rate_limit_per_minute: number(&get, "RATE_LIMIT_PER_MINUTE", 100)?,
+            rate_limit_per_minute,
+            workspace_rate_limit_per_minute: number(
+                &get,
+                "WORKSPACE_RATE_LIMIT_PER_MINUTE",
+                rate_limit_per_minute.saturating_mul(10),
+            )?,
+            workspace_key_limit: number(&get, "WORKSPACE_KEY_LIMIT", 50)?,
+            register_limit_per_ip_per_hour: number(&get, "REGISTER_LIMIT_PER_IP_PER_HOUR", 10)?,
+            login_limit_per_ip_per_15_min: number(&get, "LOGIN_LIMIT_PER_IP_PER_15_MIN", 60)?,
             local_inline_auth: get("YEBOLINK_LOCAL_INLINE_AUTH").as_deref() == Some("1"),
         })
     }
@@ -117,8 +134,42 @@ mod tests {
     fn defaults_apply_when_only_the_table_is_set() {
         let config = config(&[("TABLE_NAME", "t")]).unwrap();
         assert_eq!(config.rate_limit_per_minute, 100);
+        assert_eq!(config.workspace_rate_limit_per_minute, 1000);
+        assert_eq!(config.workspace_key_limit, 50);
+        assert_eq!(config.register_limit_per_ip_per_hour, 10);
+        assert_eq!(config.login_limit_per_ip_per_15_min, 60);
         assert!(!config.local_inline_auth);
         assert_eq!(config.dynamodb_endpoint, None);
+    }
+
+    #[test]
+    fn every_limit_is_read_from_the_environment() {
+        let config = config(&[
+            ("TABLE_NAME", "t"),
+            ("RATE_LIMIT_PER_MINUTE", "7"),
+            ("WORKSPACE_RATE_LIMIT_PER_MINUTE", "20"),
+            ("WORKSPACE_KEY_LIMIT", "3"),
+            ("REGISTER_LIMIT_PER_IP_PER_HOUR", "4"),
+            ("LOGIN_LIMIT_PER_IP_PER_15_MIN", "5"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                config.rate_limit_per_minute,
+                config.workspace_rate_limit_per_minute,
+                config.workspace_key_limit,
+                config.register_limit_per_ip_per_hour,
+                config.login_limit_per_ip_per_15_min
+            ),
+            (7, 20, 3, 4, 5)
+        );
+        // The workspace default follows the per-key limit.
+        let config = config_default_workspace();
+        assert_eq!(config.workspace_rate_limit_per_minute, 70);
+    }
+
+    fn config_default_workspace() -> Config {
+        config(&[("TABLE_NAME", "t"), ("RATE_LIMIT_PER_MINUTE", "7")]).unwrap()
     }
 
     #[test]

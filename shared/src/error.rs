@@ -23,6 +23,8 @@ pub enum ApiError {
     NotFound,
     #[error("An account with this email already exists")]
     EmailTaken,
+    #[error("This workspace already has the maximum number of active API keys ({limit}); deactivate one first")]
+    KeyLimitReached { limit: u64 },
     #[error("Request body exceeds 64 KiB")]
     PayloadTooLarge,
     #[error("Idempotency-Key was already used with a different request body")]
@@ -52,7 +54,7 @@ impl ApiError {
             }
             ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::EmailTaken => StatusCode::CONFLICT,
+            ApiError::EmailTaken | ApiError::KeyLimitReached { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } | ApiError::TooManyLoginAttempts { .. } => {
@@ -74,6 +76,7 @@ impl ApiError {
             ApiError::InsufficientScope(_) => "insufficient_scope",
             ApiError::NotFound => "not_found",
             ApiError::EmailTaken => "email_taken",
+            ApiError::KeyLimitReached { .. } => "key_limit_reached",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::IdempotencyConflict => "idempotency_conflict",
             ApiError::RateLimited { .. } => "rate_limited",

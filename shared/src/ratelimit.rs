@@ -1,5 +1,7 @@
-//! Per-key rate limits: a fixed one-minute window counted atomically in the store, reported on
-//! every response to a key request (`X-RateLimit-*`), and `429` + `Retry-After` past the limit.
+//! Rate limits: fixed windows counted atomically in the store, reported on every response they
+//! apply to (`X-RateLimit-*`), and `429` + `Retry-After` past the limit. Messaging requests are
+//! limited per key and per workspace (one-minute windows); register and login per source
+//! address (one hour, 15 minutes).
 
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, Response};
@@ -9,10 +11,13 @@ use crate::auth::{authenticate_key, KeyCaller};
 use crate::error::ApiError;
 use crate::response::failure;
 use crate::scopes::Scope;
-use crate::store::Store;
+use crate::store::{Counter, Store};
 use crate::timestamp::Timestamp;
 
+/// The window of the per-key and per-workspace limits.
 pub const WINDOW_SECONDS: i64 = 60;
+pub const REGISTER_WINDOW_SECONDS: i64 = 60 * 60;
+pub const LOGIN_WINDOW_SECONDS: i64 = 15 * 60;
 
 /// Where a key stands in the current window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,21 +39,32 @@ impl Quota {
     }
 }
 
-/// Counts one request for `key` and says whether it is admitted.
+/// The fixed window of `window_seconds` that holds `now`: its start and end (Unix seconds).
+pub fn window(now: Timestamp, window_seconds: i64) -> (i64, i64) {
+    let start = now.unix() - now.unix().rem_euclid(window_seconds);
+    (start, start + window_seconds)
+}
+
+/// Seconds from `now` to `end`, at least 1: a `Retry-After`.
+pub fn seconds_until(now: Timestamp, end: i64) -> u64 {
+    u64::try_from((end - now.unix()).max(1)).unwrap_or(1)
+}
+
+/// Counts one request in `counter`'s current window and says whether it is admitted.
 pub async fn count<S: Store>(
     store: &S,
-    key: &KeyCaller,
+    counter: Counter<'_>,
     limit: u64,
+    window_seconds: i64,
     now: Timestamp,
 ) -> Result<(Quota, Result<(), ApiError>), ApiError> {
-    let window_start = now.unix() - now.unix().rem_euclid(WINDOW_SECONDS);
-    let window_end = window_start + WINDOW_SECONDS;
+    let (window_start, window_end) = window(now, window_seconds);
     let used = store
-        .count_request(
-            key.key_id,
+        .count(
+            counter,
             Timestamp::from_unix(window_start),
             // Kept a little past the window so a late clock never restarts a live count.
-            Timestamp::from_unix(window_end + WINDOW_SECONDS),
+            Timestamp::from_unix(window_end + window_seconds),
         )
         .await?;
     let quota = Quota {
@@ -57,31 +73,65 @@ pub async fn count<S: Store>(
         reset: window_end,
     };
     let verdict = if used > limit {
-        let retry_after = u64::try_from((window_end - now.unix()).max(1)).unwrap_or(1);
-        Err(ApiError::RateLimited { retry_after })
+        Err(ApiError::RateLimited {
+            retry_after: seconds_until(now, window_end),
+        })
     } else {
         Ok(())
     };
     Ok((quota, verdict))
 }
 
-/// The gate in front of every messaging handler: the key's identity, one counted request, the
-/// scope. On refusal, the finished response (with rate-limit headers once the key is known).
+/// Counts one request from the caller's source address against a per-source limit (register,
+/// login): `Ok(quota)` to go on, or the finished 429 with its headers.
+pub async fn admit_source<S: Store>(
+    app: &App<S>,
+    counter: Counter<'_>,
+    limit: u64,
+    window_seconds: i64,
+) -> Result<Quota, Response<Body>> {
+    let (quota, verdict) = count(&app.store, counter, limit, window_seconds, Timestamp::now())
+        .await
+        .map_err(|e| failure(&e))?;
+    verdict.map_err(|e| quota.stamp(failure(&e)))?;
+    Ok(quota)
+}
+
+/// The gate in front of every messaging handler: the key's identity, one counted request for
+/// the key and one for its workspace (together), the scope. On refusal, the finished response
+/// (with rate-limit headers once the key is known). The headers report the tighter limit.
 pub async fn admit<S: Store>(
     app: &App<S>,
     req: &Request,
     scope: Scope,
 ) -> Result<(KeyCaller, Quota), Response<Body>> {
     let key = authenticate_key(app, req).await.map_err(|e| failure(&e))?;
-    let (quota, verdict) = count(
-        &app.store,
-        &key,
-        app.config.rate_limit_per_minute,
-        Timestamp::now(),
-    )
-    .await
-    .map_err(|e| failure(&e))?;
-    verdict
+    let now = Timestamp::now();
+    let (per_key, per_workspace) = tokio::join!(
+        count(
+            &app.store,
+            Counter::KeyRequests(key.key_id),
+            app.config.rate_limit_per_minute,
+            WINDOW_SECONDS,
+            now,
+        ),
+        count(
+            &app.store,
+            Counter::WorkspaceRequests(key.workspace_id),
+            app.config.workspace_rate_limit_per_minute,
+            WINDOW_SECONDS,
+            now,
+        ),
+    );
+    let (key_quota, key_verdict) = per_key.map_err(|e| failure(&e))?;
+    let (ws_quota, ws_verdict) = per_workspace.map_err(|e| failure(&e))?;
+    let quota = if ws_quota.remaining < key_quota.remaining {
+        ws_quota
+    } else {
+        key_quota
+    };
+    key_verdict
+        .and(ws_verdict)
         .and_then(|()| key.require(scope))
         .map_err(|e| quota.stamp(failure(&e)))?;
     Ok((key, quota))
@@ -109,13 +159,18 @@ mod tests {
         // 20 s into the window [1_000_020, 1_000_080).
         let now = Timestamp::from_unix(1_000_040);
         let window_end = 1_000_080;
+        let counter = Counter::KeyRequests(key.key_id);
         for used in 1..=3 {
-            let (quota, verdict) = count(&store, &key, 3, now).await.unwrap();
+            let (quota, verdict) = count(&store, counter, 3, WINDOW_SECONDS, now)
+                .await
+                .unwrap();
             assert!(verdict.is_ok());
             assert_eq!(quota.remaining, 3 - used);
             assert_eq!(quota.reset, window_end);
         }
-        let (quota, verdict) = count(&store, &key, 3, now).await.unwrap();
+        let (quota, verdict) = count(&store, counter, 3, WINDOW_SECONDS, now)
+            .await
+            .unwrap();
         assert_eq!(quota.remaining, 0);
         assert_eq!(
             verdict,
@@ -124,14 +179,58 @@ mod tests {
             })
         );
         let next_window = Timestamp::from_unix(window_end);
-        assert!(count(&store, &key, 3, next_window).await.unwrap().1.is_ok());
+        assert!(count(&store, counter, 3, WINDOW_SECONDS, next_window)
+            .await
+            .unwrap()
+            .1
+            .is_ok());
     }
 
     #[tokio::test]
     async fn counting_fails_closed_when_the_store_is_down() {
         let store = MemoryStore::new();
         store.set_unavailable(true);
-        let err = count(&store, &key(), 3, Timestamp::now()).await.err();
+        let counter = Counter::KeyRequests(key().key_id);
+        let err = count(&store, counter, 3, WINDOW_SECONDS, Timestamp::now())
+            .await
+            .err();
         assert_eq!(err, Some(ApiError::ServiceUnavailable));
+    }
+
+    /// Finding 4: a workspace cannot multiply its throughput by creating more keys.
+    #[tokio::test]
+    async fn the_workspace_limit_applies_across_all_its_keys() {
+        use crate::auth::Principal;
+        use crate::testing::{app, authorized, key_caller, request};
+        let mut app = app();
+        app.config.rate_limit_per_minute = 100;
+        app.config.workspace_rate_limit_per_minute = 3;
+        let workspace = WorkspaceId::new();
+        let keys: Vec<_> = (0..4)
+            .map(|_| key_caller(workspace, Scopes::all()))
+            .collect();
+        let send = |key: &KeyCaller| {
+            authorized(
+                request("POST", "/api/v1/messages/send", None),
+                &Principal::ApiKey(key.clone()),
+            )
+        };
+        for key in &keys[..3] {
+            let (_, quota) = admit(&app, &send(key), Scope::SendMessages).await.unwrap();
+            assert_eq!(quota.limit, 3, "the tighter limit is reported");
+        }
+        let refused = admit(&app, &send(&keys[3]), Scope::SendMessages)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(refused.status(), 429);
+        assert_eq!(refused.headers()["x-ratelimit-limit"], "3");
+        assert_eq!(refused.headers()["x-ratelimit-remaining"], "0");
+        assert!(refused.headers().contains_key("retry-after"));
+        // Another workspace is not affected.
+        let other = key_caller(WorkspaceId::new(), Scopes::all());
+        assert!(admit(&app, &send(&other), Scope::SendMessages)
+            .await
+            .is_ok());
     }
 }

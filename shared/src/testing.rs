@@ -85,7 +85,10 @@ pub async fn seed_key(
         last_used_at: None,
         created_at: Timestamp::now(),
     };
-    store.create_api_key(&record).await.expect("seed key");
+    store
+        .create_api_key(&record, u64::MAX)
+        .await
+        .expect("seed key");
     (secret.expose_once(), record)
 }
 

@@ -11,7 +11,8 @@
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::interceptors::{
-    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    BeforeDeserializationInterceptorContextMut, BeforeSerializationInterceptorContextRef,
+    BeforeTransmitInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::{
     BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
@@ -189,7 +190,10 @@ async fn seed_key(store: &DynamoStore, last_used_at: Option<Timestamp>) -> (Stri
         last_used_at,
         created_at: Timestamp::now(),
     };
-    store.create_api_key(&record).await.unwrap();
+    assert_eq!(
+        store.create_api_key(&record, 50).await.unwrap(),
+        KeyCreated::Created
+    );
     (secret.expose_once(), record)
 }
 
@@ -387,17 +391,18 @@ fn caller() -> KeyCaller {
 }
 
 #[tokio::test]
-async fn send_message_is_one_counter_update_and_one_conditional_put() {
+async fn send_message_is_two_counter_updates_and_one_conditional_put() {
     let (store, ops) = counted_store().await;
     let app = app(store, 100);
     let key = caller();
 
-    // The gate: identity from the authorizer context (no call), one counted request.
+    // The gate: identity from the authorizer context (no call), one counted request for the
+    // key and one for its workspace (sent together).
     let (admitted, quota) = admit(&app, &authorized_request(&key), Scope::SendMessages)
         .await
         .unwrap();
     assert_eq!((admitted.key_id, quota.remaining), (key.key_id, 99));
-    assert_eq!(ops.take(), [Op::UpdateItem]);
+    assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem]);
 
     let outcome = app
         .store
@@ -437,7 +442,7 @@ async fn an_idempotency_key_adds_its_record_to_the_same_transaction() {
         .await
         .unwrap();
     assert_eq!(outcome, SendOutcome::Created);
-    assert_eq!(ops.take(), [Op::UpdateItem, both.clone()]);
+    assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem, both.clone()]);
 
     // A retry: the transaction is cancelled by the record's condition, and the stored response
     // is read back (one consistent read) to be replayed.
@@ -450,11 +455,14 @@ async fn an_idempotency_key_adds_its_record_to_the_same_transaction() {
         .await
         .unwrap();
     assert!(matches!(outcome, SendOutcome::Replayed(ref first) if first.body == record.body));
-    assert_eq!(ops.take(), [Op::UpdateItem, both, GET_CONSISTENT]);
+    assert_eq!(
+        ops.take(),
+        [Op::UpdateItem, Op::UpdateItem, both, GET_CONSISTENT]
+    );
 }
 
 #[tokio::test]
-async fn a_refused_request_costs_its_counter_update_only() {
+async fn a_refused_request_costs_its_counter_updates_only() {
     let (store, ops) = counted_store().await;
     let app = app(store, 1);
     let key = caller();
@@ -462,10 +470,10 @@ async fn a_refused_request_costs_its_counter_update_only() {
         .await
         .unwrap();
     ops.take();
-    // Over the limit: refused after the one counter update, before any handler work.
+    // Over the limit: refused after the counter updates, before any handler work.
     let refusal = admit(&app, &authorized_request(&key), Scope::SendMessages).await;
     assert_eq!(refusal.err().map(|r| r.status().as_u16()), Some(429));
-    assert_eq!(ops.take(), [Op::UpdateItem]);
+    assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem]);
 
     // Missing scope: 403, also after counting.
     let read_only = KeyCaller {
@@ -474,11 +482,11 @@ async fn a_refused_request_costs_its_counter_update_only() {
     };
     let refusal = admit(&app, &authorized_request(&read_only), Scope::SendMessages).await;
     assert_eq!(refusal.err().map(|r| r.status().as_u16()), Some(403));
-    assert_eq!(ops.take(), [Op::UpdateItem]);
+    assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem]);
 }
 
 #[tokio::test]
-async fn reading_messages_is_one_counter_update_and_one_read() {
+async fn reading_messages_is_two_counter_updates_and_one_read() {
     let (store, ops) = counted_store().await;
     let app = app(store, 100);
     let key = caller();
@@ -501,7 +509,11 @@ async fn reading_messages_is_one_counter_update_and_one_read() {
     assert_eq!(page.messages.len(), 1);
     assert_eq!(
         ops.take(),
-        [Op::UpdateItem, Op::Query { consistent: false }]
+        [
+            Op::UpdateItem,
+            Op::UpdateItem,
+            Op::Query { consistent: false }
+        ]
     );
 
     // GET /api/v1/messages/{id}: the gate, then one consistent GetItem.
@@ -514,14 +526,21 @@ async fn reading_messages_is_one_counter_update_and_one_read() {
         .await
         .unwrap();
     assert_eq!(found, Some(sent));
-    assert_eq!(ops.take(), [Op::UpdateItem, GET_CONSISTENT]);
+    assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem, GET_CONSISTENT]);
 }
 
 #[tokio::test]
 async fn management_and_account_calls_cost_what_docs_performance_says() {
     let (store, ops) = counted_store().await;
 
-    // POST /auth/register: email claim, workspace and owner in one transaction.
+    // POST /auth/register: the per-source counter, the email check (before any hashing),
+    // then email claim, workspace and owner in one transaction.
+    let now = Timestamp::now();
+    let source = "192.0.2.1";
+    store
+        .count(Counter::RegistrationsFromSource(source), now, now)
+        .await
+        .unwrap();
     let account = NewAccount {
         workspace_id: WorkspaceId::new(),
         workspace_name: DisplayName::parse("Acme").unwrap(),
@@ -530,39 +549,63 @@ async fn management_and_account_calls_cost_what_docs_performance_says() {
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         created_at: Timestamp::now(),
     };
+    assert!(store
+        .find_credentials(&account.email)
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(
         store.create_account(&account).await.unwrap(),
         AccountCreated::Created
     );
     assert_eq!(
         ops.take(),
-        [Op::TransactWriteItems {
-            puts: 3,
-            updates: 0
-        }]
+        [
+            Op::UpdateItem,
+            GET_CONSISTENT,
+            Op::TransactWriteItems {
+                puts: 3,
+                updates: 0
+            }
+        ]
     );
 
-    // POST /auth/login (right password): the failure counter's window, then the credentials.
-    let window = Timestamp::from_unix(0);
+    // POST /auth/login: the per-source counter, then the attempt counted per email and source
+    // and per email (one ADD each, before any password work), then the credentials. A right
+    // password takes the two attempts back.
+    let email = &account.email;
+    let attempt = Counter::LoginAttempts { email, source };
+    let all = Counter::LoginAttemptsAllSources(email);
+    for counter in [Counter::LoginsFromSource(source), attempt, all] {
+        assert_eq!(store.count(counter, now, now).await.unwrap(), 1);
+    }
+    assert!(store.find_credentials(email).await.unwrap().is_some());
+    store.uncount(attempt, now).await.unwrap();
+    store.uncount(all, now).await.unwrap();
     assert_eq!(
-        store.login_failures(&account.email, window).await.unwrap(),
-        0
+        ops.take(),
+        [
+            Op::UpdateItem,
+            Op::UpdateItem,
+            Op::UpdateItem,
+            GET_CONSISTENT,
+            Op::UpdateItem,
+            Op::UpdateItem
+        ]
     );
-    assert!(store
-        .find_credentials(&account.email)
-        .await
-        .unwrap()
-        .is_some());
-    assert_eq!(ops.take(), [GET_CONSISTENT, GET_CONSISTENT]);
 
-    // POST /api-keys: the key item and its hash lookup item in one transaction.
+    // POST /api-keys: one slot of the workspace's cap (a conditional ADD), then the key item
+    // and its hash lookup item in one transaction.
     let (_, key) = seed_key(&store, None).await;
     assert_eq!(
         ops.take(),
-        [Op::TransactWriteItems {
-            puts: 2,
-            updates: 0
-        }]
+        [
+            Op::UpdateItem,
+            Op::TransactWriteItems {
+                puts: 2,
+                updates: 0
+            }
+        ]
     );
 
     // GET /api-keys: one consistent Query (one page holds 1 MB of keys).
@@ -572,7 +615,8 @@ async fn management_and_account_calls_cost_what_docs_performance_says() {
     );
     assert_eq!(ops.take(), [Op::Query { consistent: true }]);
 
-    // DELETE /api-keys/{id}: read the key, then both items in one transaction; a repeat reads.
+    // DELETE /api-keys/{id}: read the key, then both items in one transaction, then the slot
+    // back; a repeat reads.
     let deactivation = Op::TransactWriteItems {
         puts: 0,
         updates: 2,
@@ -584,7 +628,7 @@ async fn management_and_account_calls_cost_what_docs_performance_says() {
             .unwrap(),
         Deactivation::Deactivated
     );
-    assert_eq!(ops.take(), [GET_CONSISTENT, deactivation]);
+    assert_eq!(ops.take(), [GET_CONSISTENT, deactivation, Op::UpdateItem]);
     assert_eq!(
         store
             .deactivate_api_key(key.workspace_id, key.id)
@@ -593,4 +637,96 @@ async fn management_and_account_calls_cost_what_docs_performance_says() {
         Deactivation::AlreadyInactive
     );
     assert_eq!(ops.take(), [GET_CONSISTENT]);
+}
+
+/// Replaces the answer to the first UpdateItem with a 500, after DynamoDB applied it: the answer
+/// of a write that happened is lost, which is what a timeout or a dropped connection also does.
+#[derive(Debug, Clone, Default)]
+struct LoseFirstUpdateAnswer {
+    last_target: Arc<Mutex<String>>,
+    lost: Arc<Mutex<bool>>,
+}
+
+impl Intercept for LoseFirstUpdateAnswer {
+    fn name(&self) -> &'static str {
+        "LoseFirstUpdateAnswer"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("");
+        *self.last_target.lock().unwrap() = target.to_owned();
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let mut lost = self.lost.lock().unwrap();
+        if *lost || !self.last_target.lock().unwrap().ends_with(".UpdateItem") {
+            return Ok(());
+        }
+        *lost = true;
+        let response = context.response_mut();
+        *response.status_mut() = 500u16.try_into().unwrap();
+        let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected"}"#;
+        response.headers_mut().remove("content-length");
+        response.headers_mut().remove("x-amz-crc32");
+        *response.body_mut() = body.to_owned().into();
+        Ok(())
+    }
+}
+
+/// Finding 7: an `ADD` whose answer is lost must not be sent again, or it counts twice. The
+/// client is configured exactly as a function's (`DynamoStore::sdk_config`, SDK retries on).
+#[tokio::test]
+async fn a_counter_add_whose_answer_is_lost_is_not_sent_again() {
+    let endpoint = std::env::var("DYNAMODB_TEST_ENDPOINT").expect("DYNAMODB_TEST_ENDPOINT");
+    let table = format!("opcounts-{}", uuid::Uuid::new_v4());
+    create_table(
+        &aws_sdk_dynamodb::Client::from_conf(client_config().build()),
+        &table,
+    )
+    .await
+    .expect("create table");
+    std::env::set_var("AWS_ACCESS_KEY_ID", "local");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
+    std::env::set_var("AWS_REGION", "us-east-1");
+    let mut config = config();
+    config.table_name = table;
+    config.dynamodb_endpoint = Some(endpoint);
+    let sdk_config = DynamoStore::sdk_config(&config).await;
+    let fault = LoseFirstUpdateAnswer::default();
+    let recorder = OpRecorder::default();
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+            .endpoint_url(config.dynamodb_endpoint.clone().unwrap())
+            .interceptor(fault.clone())
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    let store = DynamoStore::new(client, config.table_name.clone());
+    let counter = Counter::KeyRequests(KeyId::new());
+    let now = Timestamp::now();
+
+    // Applied, answer lost: the caller is told the database is unavailable (a 503)...
+    let lost = store.count(counter, now, now).await;
+    assert!(matches!(lost, Err(StoreError::Unavailable(_))), "{lost:?}");
+    assert!(*fault.lost.lock().unwrap());
+    // ...and it was sent once,
+    let attempts = std::mem::take(&mut *recorder.attempts.lock().unwrap());
+    assert_eq!(attempts, ["UpdateItem"]);
+    // so the counter holds that one request, not two.
+    assert_eq!(store.count(counter, now, now).await.unwrap(), 2);
 }

@@ -10,7 +10,7 @@ use yebolink_shared::auth::{decide, Credential};
 use yebolink_shared::config::Config;
 use yebolink_shared::error::ApiError;
 use yebolink_shared::keys::ApiKeySecret;
-use yebolink_shared::store::{DynamoStore, Store, StoreError};
+use yebolink_shared::store::{Counter, DynamoStore, Store, StoreError};
 use yebolink_shared::timestamp::Timestamp;
 
 /// A store built exactly as a function builds it at cold start, pointed at `endpoint`.
@@ -73,8 +73,8 @@ async fn a_refused_connection_is_unavailable_quickly() {
     let store = store_at(&format!("http://127.0.0.1:{port}"), 1000).await;
     let started = Instant::now();
     let result = store
-        .count_request(
-            yebolink_shared::ids::KeyId::new(),
+        .count(
+            Counter::KeyRequests(yebolink_shared::ids::KeyId::new()),
             Timestamp::now(),
             Timestamp::now(),
         )

@@ -111,7 +111,7 @@ async fn keys_list_newest_first_and_only_in_their_workspace<S: Store>(store: &S)
     let (_, newer) = new_key(mine);
     let (_, foreign) = new_key(theirs);
     for key in [&older, &newer, &foreign] {
-        store.create_api_key(key).await.unwrap();
+        store.create_api_key(key, u64::MAX).await.unwrap();
     }
     let listed = store.list_api_keys(mine).await.unwrap();
     assert_eq!(listed, vec![newer, older]);
@@ -122,7 +122,7 @@ async fn a_key_is_found_by_its_hash_until_deactivated_and_deactivation_is_final<
 ) {
     let workspace = WorkspaceId::new();
     let (secret, key) = new_key(workspace);
-    store.create_api_key(&key).await.unwrap();
+    store.create_api_key(&key, u64::MAX).await.unwrap();
     let found = store
         .find_key_by_hash(&secret.hash())
         .await
@@ -178,7 +178,7 @@ async fn a_key_is_found_by_its_hash_until_deactivated_and_deactivation_is_final<
 async fn key_use_is_recorded_at_most_once_a_minute<S: Store>(store: &S) {
     let workspace = WorkspaceId::new();
     let (secret, key) = new_key(workspace);
-    store.create_api_key(&key).await.unwrap();
+    store.create_api_key(&key, u64::MAX).await.unwrap();
     let t0 = Timestamp::from_unix(Timestamp::now().unix() - 600);
     let lookup = store
         .find_key_by_hash(&secret.hash())
@@ -217,7 +217,7 @@ async fn key_use_is_recorded_at_most_once_a_minute<S: Store>(store: &S) {
 async fn a_deactivated_key_records_no_use<S: Store>(store: &S) {
     let workspace = WorkspaceId::new();
     let (secret, key) = new_key(workspace);
-    store.create_api_key(&key).await.unwrap();
+    store.create_api_key(&key, u64::MAX).await.unwrap();
     let lookup = store
         .find_key_by_hash(&secret.hash())
         .await
@@ -242,7 +242,7 @@ async fn concurrent_requests_are_counted_exactly<S: Store + 'static>(store: Arc<
         let store = store.clone();
         tasks.spawn(async move {
             store
-                .count_request(key, window, window.plus_seconds(120))
+                .count(Counter::KeyRequests(key), window, window.plus_seconds(120))
                 .await
                 .unwrap()
         });
@@ -253,7 +253,7 @@ async fn concurrent_requests_are_counted_exactly<S: Store + 'static>(store: Arc<
     let other_window = window.plus_seconds(60);
     assert_eq!(
         store
-            .count_request(key, other_window, other_window)
+            .count(Counter::KeyRequests(key), other_window, other_window)
             .await
             .unwrap(),
         1
@@ -267,7 +267,7 @@ async fn concurrently_created_keys_are_all_unique_and_listed<S: Store + 'static>
         let store = store.clone();
         tasks.spawn(async move {
             let (_, key) = new_key(workspace);
-            store.create_api_key(&key).await.unwrap();
+            store.create_api_key(&key, u64::MAX).await.unwrap();
             key.id
         });
     }
@@ -373,28 +373,72 @@ async fn messages_page_newest_first_within_their_workspace<S: Store>(store: &S) 
     assert!(store.get_message(theirs, ids[0]).await.unwrap().is_none());
 }
 
-async fn failed_logins_are_counted_per_email_and_window<S: Store>(store: &S) {
+async fn counters_are_separate_per_name_and_window_and_can_be_taken_back<S: Store>(store: &S) {
     let email = Email::parse(&format!("{}@acme.io", uuid::Uuid::new_v4())).unwrap();
     let window = Timestamp::from_unix(900_000);
-    assert_eq!(store.login_failures(&email, window).await.unwrap(), 0);
-    store
-        .count_login_failure(&email, window, window.plus_seconds(900))
-        .await
-        .unwrap();
+    let expires = window.plus_seconds(1800);
+    let mine = Counter::LoginAttempts {
+        email: &email,
+        source: "192.0.2.1",
+    };
+    let theirs = Counter::LoginAttempts {
+        email: &email,
+        source: "192.0.2.2",
+    };
+    let everyone = Counter::LoginAttemptsAllSources(&email);
+    assert_eq!(store.count(mine, window, expires).await.unwrap(), 1);
+    assert_eq!(store.count(mine, window, expires).await.unwrap(), 2);
+    assert_eq!(store.count(theirs, window, expires).await.unwrap(), 1);
+    assert_eq!(store.count(everyone, window, expires).await.unwrap(), 1);
     assert_eq!(
         store
-            .count_login_failure(&email, window, window.plus_seconds(900))
+            .count(mine, window.plus_seconds(900), expires)
             .await
             .unwrap(),
-        2
+        1
     );
-    assert_eq!(store.login_failures(&email, window).await.unwrap(), 2);
-    assert_eq!(
+    store.uncount(mine, window).await.unwrap();
+    assert_eq!(store.count(mine, window, expires).await.unwrap(), 2);
+    // Taking back from a window never counted in creates nothing and never goes negative.
+    let fresh = Counter::RegistrationsFromSource("192.0.2.9");
+    store.uncount(fresh, window).await.unwrap();
+    assert_eq!(store.count(fresh, window, expires).await.unwrap(), 1);
+}
+
+async fn a_workspace_holds_at_most_its_cap_of_active_keys<S: Store + 'static>(store: Arc<S>) {
+    let workspace = WorkspaceId::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let (_, key) = new_key(workspace);
+            (store.create_api_key(&key, 4).await.unwrap(), key.id)
+        });
+    }
+    let outcomes = tasks.join_all().await;
+    let created: Vec<KeyId> = outcomes
+        .iter()
+        .filter(|(o, _)| *o == KeyCreated::Created)
+        .map(|(_, id)| *id)
+        .collect();
+    assert_eq!(created.len(), 4, "{outcomes:?}");
+    assert_eq!(store.list_api_keys(workspace).await.unwrap().len(), 4);
+    // A deactivated key frees its slot, once, however many times it is deactivated.
+    for _ in 0..3 {
         store
-            .login_failures(&email, window.plus_seconds(900))
+            .deactivate_api_key(workspace, created[0])
             .await
-            .unwrap(),
-        0
+            .unwrap();
+    }
+    let (_, again) = new_key(workspace);
+    assert_eq!(
+        store.create_api_key(&again, 4).await.unwrap(),
+        KeyCreated::Created
+    );
+    let (_, over) = new_key(workspace);
+    assert_eq!(
+        store.create_api_key(&over, 4).await.unwrap(),
+        KeyCreated::LimitReached
     );
 }
 
@@ -421,9 +465,10 @@ conformance!(
     a_deactivated_key_records_no_use,
     an_idempotency_key_replays_its_first_record_until_it_expires,
     messages_page_newest_first_within_their_workspace,
-    failed_logins_are_counted_per_email_and_window;
+    counters_are_separate_per_name_and_window_and_can_be_taken_back;
     concurrent_requests_are_counted_exactly,
-    concurrently_created_keys_are_all_unique_and_listed
+    concurrently_created_keys_are_all_unique_and_listed,
+    a_workspace_holds_at_most_its_cap_of_active_keys
 );
 
 /// Reads every raw item of the table.
@@ -446,7 +491,7 @@ async fn the_full_key_is_never_stored_and_no_key_item_lacks_its_lookup() {
     let mut secrets = Vec::new();
     for deactivate in [false, true] {
         let (secret, key) = new_key(workspace);
-        store.create_api_key(&key).await.unwrap();
+        store.create_api_key(&key, u64::MAX).await.unwrap();
         if deactivate {
             store.deactivate_api_key(workspace, key.id).await.unwrap();
         }

@@ -1,5 +1,7 @@
 //! `POST /api/v1/api-keys`: creates a key for the caller's workspace. The full key is in this
-//! response and nowhere else; only its SHA-256 is stored.
+//! response and nowhere else; only its SHA-256 is stored. A workspace holds at most
+//! `WORKSPACE_KEY_LIMIT` active keys (409 `key_limit_reached`): its throughput is bounded by the
+//! workspace-wide rate limit anyway, and its key list stays one page.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -11,7 +13,7 @@ use yebolink_shared::keys::ApiKeySecret;
 use yebolink_shared::request::json_object;
 use yebolink_shared::response::respond;
 use yebolink_shared::scopes::{Scopes, ScopesError};
-use yebolink_shared::store::{ApiKeyRecord, Store};
+use yebolink_shared::store::{ApiKeyRecord, KeyCreated, Store};
 use yebolink_shared::timestamp::Timestamp;
 use yebolink_shared::{ApiError, App};
 
@@ -53,7 +55,10 @@ async fn create_api_key<S: Store>(
         last_used_at: None,
         created_at: Timestamp::now(),
     };
-    app.store.create_api_key(&key).await?;
+    let limit = app.config.workspace_key_limit;
+    if app.store.create_api_key(&key, limit).await? == KeyCreated::LimitReached {
+        return Err(ApiError::KeyLimitReached { limit });
+    }
     tracing::info!(key_id = %key.id, key_prefix = %key.key_prefix, workspace_id = %key.workspace_id, "API key created");
     Ok((
         StatusCode::CREATED,
@@ -146,5 +151,37 @@ mod tests {
         let app = app();
         let response = handle(&app, create(json!({"name": "anon"}))).await;
         assert_error(&response, 401, "unauthorized");
+    }
+
+    #[tokio::test]
+    async fn a_workspace_past_its_key_limit_gets_a_409_until_it_deactivates_one() {
+        let mut app = app();
+        app.config.workspace_key_limit = 2;
+        let owner = Principal::User(user());
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let reply = handle(&app, authorized(create(json!({"name": "k"})), &owner)).await;
+            assert_eq!(reply.status(), 201);
+            ids.push(body_json(&reply)["data"]["id"].as_str().unwrap().to_owned());
+        }
+        let reply = handle(&app, authorized(create(json!({"name": "k"})), &owner)).await;
+        assert_error(&reply, 409, "key_limit_reached");
+        let Principal::User(caller) = &owner else {
+            unreachable!()
+        };
+        assert_eq!(
+            app.store
+                .list_api_keys(caller.workspace_id)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        app.store
+            .deactivate_api_key(caller.workspace_id, ids[0].parse().unwrap())
+            .await
+            .unwrap();
+        let reply = handle(&app, authorized(create(json!({"name": "k"})), &owner)).await;
+        assert_eq!(reply.status(), 201);
     }
 }

@@ -1,22 +1,42 @@
 //! `POST /api/v1/auth/register`: creates a workspace and its owner, and starts a session.
+//! Registrations are limited per source address (`REGISTER_LIMIT_PER_IP_PER_HOUR`), and a taken
+//! email is refused before the password is hashed: Argon2id is the expensive part.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use yebolink_shared::account::{DisplayName, Email, Password};
+use yebolink_shared::auth::client_source;
 use yebolink_shared::ids::{UserId, WorkspaceId};
 use yebolink_shared::password::hash_password;
+use yebolink_shared::ratelimit::{admit_source, REGISTER_WINDOW_SECONDS};
 use yebolink_shared::request::json_object;
-use yebolink_shared::response::respond;
-use yebolink_shared::store::{AccountCreated, NewAccount, Store};
+use yebolink_shared::response::{failure, respond};
+use yebolink_shared::store::{AccountCreated, Counter, NewAccount, Store};
 use yebolink_shared::timestamp::Timestamp;
 use yebolink_shared::{views, ApiError, App};
 
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
-    respond(register(app, &req).await)
+    // Malformed requests are refused before anything is counted: they cost no write.
+    let fields = match fields(&req) {
+        Ok(fields) => fields,
+        Err(err) => return failure(&err),
+    };
+    let source = client_source(app, &req);
+    if let Err(refusal) = admit_source(
+        app,
+        Counter::RegistrationsFromSource(&source),
+        app.config.register_limit_per_ip_per_hour,
+        REGISTER_WINDOW_SECONDS,
+    )
+    .await
+    {
+        return refusal;
+    }
+    respond(register(app, fields).await)
 }
 
-async fn register<S: Store>(app: &App<S>, req: &Request) -> Result<(StatusCode, Value), ApiError> {
+fn fields(req: &Request) -> Result<(DisplayName, Email, Password), ApiError> {
     let body = json_object(req)?;
     let workspace_name = DisplayName::parse(body.required_str("workspace_name")?)
         .map_err(|problem| ApiError::field("workspace_name", problem))?;
@@ -24,8 +44,20 @@ async fn register<S: Store>(app: &App<S>, req: &Request) -> Result<(StatusCode, 
         .map_err(|problem| ApiError::field("email", problem))?;
     let password = Password::parse(body.required_str("password")?)
         .map_err(|problem| ApiError::field("password", problem))?;
+    Ok((workspace_name, email, password))
+}
+
+async fn register<S: Store>(
+    app: &App<S>,
+    (workspace_name, email, password): (DisplayName, Email, Password),
+) -> Result<(StatusCode, Value), ApiError> {
     let jwt = app.jwt.as_ref().ok_or(ApiError::Internal)?;
 
+    // Cheap refusal first. The transaction below still decides a race between two
+    // registrations of one email.
+    if app.store.find_credentials(&email).await?.is_some() {
+        return Err(ApiError::EmailTaken);
+    }
     let now = Timestamp::now();
     let account = NewAccount {
         workspace_id: WorkspaceId::new(),
@@ -134,5 +166,43 @@ mod tests {
         app.store.set_unavailable(false);
         let response = handle(&app, register_request(valid_body("down@acme.io"))).await;
         assert_eq!(response.status(), 201);
+    }
+
+    #[tokio::test]
+    async fn registrations_past_the_per_source_limit_are_refused_with_rate_limit_headers() {
+        let mut app = app();
+        app.config.register_limit_per_ip_per_hour = 2;
+        for i in 0..2 {
+            let reply = handle(&app, register_request(valid_body(&format!("o{i}@acme.io")))).await;
+            assert_eq!(reply.status(), 201);
+        }
+        let reply = handle(&app, register_request(valid_body("o3@acme.io"))).await;
+        assert_error(&reply, 429, "rate_limited");
+        assert_eq!(reply.headers()["x-ratelimit-limit"], "2");
+        assert_eq!(reply.headers()["x-ratelimit-remaining"], "0");
+        let retry_after: u64 = reply.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=3600).contains(&retry_after));
+        assert!(app
+            .store
+            .find_credentials(&Email::parse("o3@acme.io").unwrap())
+            .await
+            .unwrap()
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn invalid_registrations_are_not_counted() {
+        let mut app = app();
+        app.config.register_limit_per_ip_per_hour = 1;
+        for _ in 0..3 {
+            let reply = handle(&app, register_request(json!({"email": "x"}))).await;
+            assert_error(&reply, 400, "validation_error");
+        }
+        let reply = handle(&app, register_request(valid_body("ok@acme.io"))).await;
+        assert_eq!(reply.status(), 201);
     }
 }

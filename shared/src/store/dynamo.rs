@@ -3,14 +3,13 @@
 //! | item | pk | sk |
 //! |---|---|---|
 //! | email claim + credentials | `EMAIL#<email>` | `EMAIL` |
-//! | workspace | `WS#<workspace>` | `WORKSPACE` |
 //! | user | `WS#<workspace>` | `USER#<user>` |
 //! | API key (GSI `key_prefix_index`) | `WS#<workspace>` | `KEY#<key uuidv7>` |
 //! | key lookup by hash | `KEYHASH#<sha256>` | `KEYHASH` |
 //! | message | `WS#<workspace>` | `MSG#<message uuidv7>` |
 //! | idempotency record (TTL) | `WS#<workspace>` | `IDEM#<Idempotency-Key>` |
-//! | rate-limit counter (TTL) | `RATE#<key>` | `W#<window start>` |
-//! | failed-login counter (TTL) | `LOGIN#<email>` | `W#<window start>` |
+//! | workspace (also counts its active keys: `active_keys`) | `WS#<workspace>` | `WORKSPACE` |
+//! | counters (TTL): per key, per workspace, login attempts per email and source and per email, requests per source | `Counter::name()` (`RATE#<key>`, `RATE#WS#<ws>`, `LOGINSRC#<ip>#<email>`, `LOGIN#<email>`, `SRC#<ip>#LOGIN`, `SRC#<ip>#REGISTER`) | `W#<window start>` |
 //!
 //! Everything a workspace owns sits under its own `pk`, so no query can reach another tenant.
 
@@ -131,7 +130,7 @@ impl DynamoStore {
                 Ok(_) => return Ok(Transaction::Committed),
                 Err(err) => match cancellation_codes(&err) {
                     Some(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed") => {
-                        return Ok(Transaction::ConditionFailed);
+                        return Ok(Transaction::ConditionFailed(codes));
                     }
                     Some(codes)
                         if attempt < 2 && codes.iter().any(|c| c == "TransactionConflict") =>
@@ -147,34 +146,154 @@ impl DynamoStore {
         ))
     }
 
+    /// Claims one of the workspace's `cap` active-key slots (`active_keys` on the workspace
+    /// item): `false` when all are taken. Not retried by the SDK (see `add_to_counter`).
+    async fn claim_key_slot(
+        &self,
+        workspace_id: WorkspaceId,
+        cap: u64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(workspace_pk(workspace_id)))
+            .key("sk", s("WORKSPACE"))
+            .update_expression("ADD active_keys :one")
+            .condition_expression("attribute_not_exists(active_keys) OR active_keys < :cap")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":cap", n(cap))
+            .customize()
+            .config_override(no_retries())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    /// Gives back one active-key slot. Not retried by the SDK: a double release would let the
+    /// workspace past its cap.
+    async fn release_key_slot(&self, workspace_id: WorkspaceId) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(workspace_pk(workspace_id)))
+            .key("sk", s("WORKSPACE"))
+            .update_expression("ADD active_keys :minus_one")
+            .condition_expression("active_keys > :zero")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .customize()
+            .config_override(no_retries())
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|err| {
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception())
+                {
+                    Ok(())
+                } else {
+                    Err(unavailable(err))
+                }
+            })
+    }
+
+    /// `ADD hits :delta` on one window item of a counter, returning the new count.
+    ///
+    /// An `ADD` is not idempotent: if a request was applied but its answer lost (a timeout, a
+    /// dropped connection, a 500), sending it again counts it twice. So the SDK's own retries are
+    /// off for these writes, and the store retries by itself only answers that prove nothing
+    /// was written (throttling), within the operation timeout the SDK would have used. Anything
+    /// else fails closed (503): at worst one request is counted that was not served.
     async fn add_to_counter(
         &self,
         pk: String,
         window_start: Timestamp,
         expires_at: Timestamp,
     ) -> Result<u64, StoreError> {
-        let output = self
+        let budget = self
             .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(format!("W#{}", window_start.unix())))
-            .update_expression("ADD hits :one SET expires_at = :expires")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":expires", n(expires_at.unix()))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let attributes = output.attributes.unwrap_or_default();
-        read_u64(&attributes, "hits")
+            .config()
+            .timeout_config()
+            .and_then(|t| t.operation_timeout())
+            .unwrap_or(Duration::from_secs(2));
+        let deadline = tokio::time::Instant::now() + budget;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(pk.clone()))
+                .key("sk", s(format!("W#{}", window_start.unix())))
+                .update_expression("ADD hits :one SET expires_at = :expires")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":expires", n(expires_at.unix()))
+                .return_values(ReturnValue::UpdatedNew)
+                .customize()
+                .config_override(no_retries())
+                .send();
+            let result = tokio::time::timeout_at(deadline, request)
+                .await
+                .map_err(|_| StoreError::Unavailable("counter update timed out".into()))?;
+            match result {
+                Ok(output) => {
+                    let attributes = output.attributes.unwrap_or_default();
+                    return read_u64(&attributes, "hits");
+                }
+                Err(err) if attempt < 3 && not_applied(&err) => {
+                    tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
+                }
+                Err(err) => return Err(unavailable(err)),
+            }
+        }
     }
+}
+
+/// Per-operation override for writes that must not be sent twice.
+fn no_retries() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::default().retry_config(RetryConfig::disabled())
+}
+
+/// An answer that proves DynamoDB did not apply the request: throttling, refused before any
+/// work. Timeouts, connection errors and 5xx prove nothing either way.
+fn not_applied<R>(
+    err: &SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,
+) -> bool {
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    err.as_service_error().is_some_and(|e| {
+        e.is_provisioned_throughput_exceeded_exception()
+            || e.is_request_limit_exceeded()
+            || e.code() == Some("ThrottlingException")
+    })
 }
 
 enum Transaction {
     Committed,
-    /// An item's condition failed; nothing was written.
-    ConditionFailed,
+    /// An item's condition failed; nothing was written. The cancellation code of each item,
+    /// in the order they were sent.
+    ConditionFailed(Vec<String>),
+}
+
+impl Transaction {
+    /// Whether item `index` of the transaction failed its condition.
+    fn failed_at(codes: &[String], index: usize) -> bool {
+        codes
+            .get(index)
+            .is_some_and(|c| c == "ConditionalCheckFailed")
+    }
 }
 
 fn cancellation_codes<R>(
@@ -412,7 +531,7 @@ impl Store for DynamoStore {
             Transaction::Committed => Ok(AccountCreated::Created),
             // A retry of our own committed attempt also fails its conditions: the claim then
             // names our user, and the account exists as asked.
-            Transaction::ConditionFailed => match self.find_credentials(&account.email).await? {
+            Transaction::ConditionFailed(_) => match self.find_credentials(&account.email).await? {
                 Some(existing) if existing.user_id == account.user_id => {
                     Ok(AccountCreated::Created)
                 }
@@ -440,7 +559,7 @@ impl Store for DynamoStore {
         }))
     }
 
-    async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+    async fn create_api_key(&self, key: &ApiKeyRecord, cap: u64) -> Result<KeyCreated, StoreError> {
         let mut lookup = HashMap::from([
             ("pk".to_owned(), s(key_hash_pk(&key.key_hash))),
             ("sk".to_owned(), s("KEYHASH")),
@@ -453,19 +572,37 @@ impl Store for DynamoStore {
         if let Some(used) = key.last_used_at {
             lookup.insert("last_used_at".to_owned(), n(used.unix()));
         }
+        // The slot is claimed first, with one conditional ADD: concurrent creations cannot pass
+        // the cap together (as a count read before the write could), and they do not conflict
+        // with each other (as they would inside transactions on one item).
+        if !self.claim_key_slot(key.workspace_id, cap).await? {
+            return Ok(KeyCreated::LimitReached);
+        }
         let absent = Some("attribute_not_exists(pk)");
         let items = vec![self.put(key_item(key), absent)?, self.put(lookup, absent)?];
-        match self.transact(items).await? {
-            Transaction::Committed => Ok(()),
+        let outcome = match self.transact(items).await {
+            Ok(Transaction::Committed) => Ok(KeyCreated::Created),
             // Fresh ids and a 160-bit secret never collide: a failed condition means a retry of
             // our own attempt that had already committed. Confirm it is ours.
-            Transaction::ConditionFailed => match self.find_key_by_hash(&key.key_hash).await? {
-                Some(stored) if stored.key_id == key.id => Ok(()),
-                _ => Err(StoreError::Corrupt(
-                    "key id or key hash already exists".into(),
-                )),
-            },
+            Ok(Transaction::ConditionFailed(_)) => {
+                match self.find_key_by_hash(&key.key_hash).await {
+                    Ok(Some(stored)) if stored.key_id == key.id => Ok(KeyCreated::Created),
+                    Ok(_) => Err(StoreError::Corrupt(
+                        "key id or key hash already exists".into(),
+                    )),
+                    Err(err) => Err(err),
+                }
+            }
+            Err(err) => Err(err),
+        };
+        if outcome.is_err() {
+            // The key may or may not exist (a timeout proves nothing): give the slot back only
+            // when it surely does not, so the count never falls under the real number.
+            if let Ok(None) = self.find_key_by_hash(&key.key_hash).await {
+                let _ = self.release_key_slot(key.workspace_id).await;
+            }
         }
+        outcome
     }
 
     async fn list_api_keys(
@@ -513,25 +650,46 @@ impl Store for DynamoStore {
         if !key.is_active {
             return Ok(Deactivation::AlreadyInactive);
         }
-        let deactivate = |pk: String, sk: String| -> Result<TransactWriteItem, StoreError> {
-            let update = Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(pk))
-                .key("sk", s(sk))
-                .update_expression("SET is_active = :false")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":false", AttributeValue::Bool(false))
-                .build()
-                .map_err(built)?;
-            Ok(TransactWriteItem::builder().update(update).build())
-        };
+        let deactivate =
+            |pk: String, sk: String, condition: &str| -> Result<TransactWriteItem, StoreError> {
+                let mut update = Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(pk))
+                    .key("sk", s(sk))
+                    .update_expression("SET is_active = :false")
+                    .condition_expression(condition)
+                    .expression_attribute_values(":false", AttributeValue::Bool(false));
+                if condition.contains(":true") {
+                    update =
+                        update.expression_attribute_values(":true", AttributeValue::Bool(true));
+                }
+                Ok(TransactWriteItem::builder()
+                    .update(update.build().map_err(built)?)
+                    .build())
+            };
+        // The key item's condition (still active) makes a concurrent second DELETE a no-op, so
+        // only the deactivation that happened gives the slot back.
         let items = vec![
-            deactivate(workspace_pk(workspace_id), format!("KEY#{key_id}"))?,
-            deactivate(key_hash_pk(&key.key_hash), "KEYHASH".to_owned())?,
+            deactivate(
+                workspace_pk(workspace_id),
+                format!("KEY#{key_id}"),
+                "is_active = :true",
+            )?,
+            deactivate(
+                key_hash_pk(&key.key_hash),
+                "KEYHASH".to_owned(),
+                "attribute_exists(pk)",
+            )?,
         ];
         match self.transact(items).await? {
-            Transaction::Committed => Ok(Deactivation::Deactivated),
-            Transaction::ConditionFailed => Err(StoreError::Corrupt(
+            Transaction::Committed => {
+                self.release_key_slot(workspace_id).await?;
+                Ok(Deactivation::Deactivated)
+            }
+            Transaction::ConditionFailed(codes) if Transaction::failed_at(&codes, 0) => {
+                Ok(Deactivation::AlreadyInactive)
+            }
+            Transaction::ConditionFailed(_) => Err(StoreError::Corrupt(
                 "key item without its lookup item".into(),
             )),
         }
@@ -589,14 +747,48 @@ impl Store for DynamoStore {
         self.transact(items).await.map(|_| ())
     }
 
-    async fn count_request(
+    async fn count(
         &self,
-        key_id: KeyId,
+        counter: Counter<'_>,
         window_start: Timestamp,
         expires_at: Timestamp,
     ) -> Result<u64, StoreError> {
-        self.add_to_counter(format!("RATE#{key_id}"), window_start, expires_at)
+        self.add_to_counter(counter.name(), window_start, expires_at)
             .await
+    }
+
+    async fn uncount(
+        &self,
+        counter: Counter<'_>,
+        window_start: Timestamp,
+    ) -> Result<(), StoreError> {
+        // Never creates a window item (it would have no expiry). Not retried: a lost answer
+        // leaves one attempt counted, which costs the owner one try at most.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(counter.name()))
+            .key("sk", s(format!("W#{}", window_start.unix())))
+            .update_expression("ADD hits :minus_one")
+            .condition_expression("attribute_exists(pk) AND hits > :zero")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .customize()
+            .config_override(no_retries())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(unavailable(err)),
+        }
     }
 
     async fn put_message(
@@ -653,7 +845,7 @@ impl Store for DynamoStore {
         ];
         match self.transact(items).await? {
             Transaction::Committed => Ok(SendOutcome::Created),
-            Transaction::ConditionFailed => {
+            Transaction::ConditionFailed(_) => {
                 let item = self
                     .get(workspace_pk(record.workspace_id), &idem_sk)
                     .await?
@@ -716,36 +908,5 @@ impl Store for DynamoStore {
             .await?
             .map(|item| message_from_item(workspace_id, &item))
             .transpose()
-    }
-
-    async fn count_login_failure(
-        &self,
-        email: &Email,
-        window_start: Timestamp,
-        expires_at: Timestamp,
-    ) -> Result<u64, StoreError> {
-        self.add_to_counter(
-            format!("LOGIN#{}", email.as_str()),
-            window_start,
-            expires_at,
-        )
-        .await
-    }
-
-    async fn login_failures(
-        &self,
-        email: &Email,
-        window_start: Timestamp,
-    ) -> Result<u64, StoreError> {
-        match self
-            .get(
-                format!("LOGIN#{}", email.as_str()),
-                &format!("W#{}", window_start.unix()),
-            )
-            .await?
-        {
-            Some(item) => read_u64(&item, "hits"),
-            None => Ok(0),
-        }
     }
 }

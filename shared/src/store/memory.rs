@@ -12,6 +12,7 @@ struct State {
     keys: BTreeMap<(WorkspaceId, KeyId), ApiKeyRecord>,
     lookups: HashMap<String, KeyLookup>,
     counters: HashMap<String, u64>,
+    active_keys: HashMap<WorkspaceId, u64>,
     messages: BTreeMap<(WorkspaceId, MessageId), MessageRecord>,
     idempotency: HashMap<(WorkspaceId, String), IdempotencyRecord>,
 }
@@ -43,11 +44,8 @@ impl MemoryStore {
         Ok(self.state.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    fn bump(&self, counter: String) -> Result<u64, StoreError> {
-        let mut state = self.state()?;
-        let count = state.counters.entry(counter).or_insert(0);
-        *count += 1;
-        Ok(*count)
+    fn window_name(counter: Counter<'_>, window_start: Timestamp) -> String {
+        format!("{}#W#{}", counter.name(), window_start.unix())
     }
 }
 
@@ -75,8 +73,13 @@ impl Store for MemoryStore {
         Ok(self.state()?.accounts.get(email.as_str()).cloned())
     }
 
-    async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+    async fn create_api_key(&self, key: &ApiKeyRecord, cap: u64) -> Result<KeyCreated, StoreError> {
         let mut state = self.state()?;
+        let active = state.active_keys.entry(key.workspace_id).or_insert(0);
+        if *active >= cap {
+            return Ok(KeyCreated::LimitReached);
+        }
+        *active += 1;
         state.lookups.insert(
             key.key_hash.as_str().to_owned(),
             KeyLookup {
@@ -89,7 +92,7 @@ impl Store for MemoryStore {
             },
         );
         state.keys.insert((key.workspace_id, key.id), key.clone());
-        Ok(())
+        Ok(KeyCreated::Created)
     }
 
     async fn list_api_keys(
@@ -125,6 +128,9 @@ impl Store for MemoryStore {
         if let Some(lookup) = state.lookups.get_mut(&hash) {
             lookup.is_active = false;
         }
+        if let Some(active) = state.active_keys.get_mut(&workspace_id) {
+            *active = active.saturating_sub(1);
+        }
         Ok(Deactivation::Deactivated)
     }
 
@@ -149,13 +155,34 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn count_request(
+    async fn count(
         &self,
-        key_id: KeyId,
+        counter: Counter<'_>,
         window_start: Timestamp,
         _expires_at: Timestamp,
     ) -> Result<u64, StoreError> {
-        self.bump(format!("RATE#{key_id}#{}", window_start.unix()))
+        let mut state = self.state()?;
+        let count = state
+            .counters
+            .entry(Self::window_name(counter, window_start))
+            .or_insert(0);
+        *count += 1;
+        Ok(*count)
+    }
+
+    async fn uncount(
+        &self,
+        counter: Counter<'_>,
+        window_start: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if let Some(count) = state
+            .counters
+            .get_mut(&Self::window_name(counter, window_start))
+        {
+            *count = count.saturating_sub(1);
+        }
+        Ok(())
     }
 
     async fn put_message(
@@ -204,23 +231,5 @@ impl Store for MemoryStore {
         id: MessageId,
     ) -> Result<Option<MessageRecord>, StoreError> {
         Ok(self.state()?.messages.get(&(workspace_id, id)).cloned())
-    }
-
-    async fn count_login_failure(
-        &self,
-        email: &Email,
-        window_start: Timestamp,
-        _expires_at: Timestamp,
-    ) -> Result<u64, StoreError> {
-        self.bump(format!("LOGIN#{}#{}", email.as_str(), window_start.unix()))
-    }
-
-    async fn login_failures(
-        &self,
-        email: &Email,
-        window_start: Timestamp,
-    ) -> Result<u64, StoreError> {
-        let key = format!("LOGIN#{}#{}", email.as_str(), window_start.unix());
-        Ok(self.state()?.counters.get(&key).copied().unwrap_or(0))
     }
 }

@@ -80,6 +80,48 @@ pub struct KeyLookup {
     pub last_used_at: Option<Timestamp>,
 }
 
+/// Whether `create_api_key` stored the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCreated {
+    Created,
+    /// The workspace already has `cap` active keys; nothing was written.
+    LimitReached,
+}
+
+/// A fixed-window counter: what is counted, and for whom. Each is one item per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter<'a> {
+    /// Requests made with one API key.
+    KeyRequests(KeyId),
+    /// Requests made with any key of one workspace.
+    WorkspaceRequests(WorkspaceId),
+    /// Login attempts for one email from one source address.
+    LoginAttempts { email: &'a Email, source: &'a str },
+    /// Login attempts for one email from every source together.
+    LoginAttemptsAllSources(&'a Email),
+    /// Login requests from one source address, whatever the email.
+    LoginsFromSource(&'a str),
+    /// Registrations from one source address.
+    RegistrationsFromSource(&'a str),
+}
+
+impl Counter<'_> {
+    /// The counter's name: the partition key of its items (the window is the sort key).
+    pub fn name(&self) -> String {
+        match self {
+            Counter::KeyRequests(key) => format!("RATE#{key}"),
+            Counter::WorkspaceRequests(ws) => format!("RATE#WS#{ws}"),
+            // The source first: it never contains '#', so no email can forge another name.
+            Counter::LoginAttempts { email, source } => {
+                format!("LOGINSRC#{source}#{}", email.as_str())
+            }
+            Counter::LoginAttemptsAllSources(email) => format!("LOGIN#{}", email.as_str()),
+            Counter::LoginsFromSource(source) => format!("SRC#{source}#LOGIN"),
+            Counter::RegistrationsFromSource(source) => format!("SRC#{source}#REGISTER"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deactivation {
     Deactivated,
@@ -140,11 +182,13 @@ pub trait Store: Send + Sync {
         email: &Email,
     ) -> impl Future<Output = Result<Option<UserCredentials>, StoreError>> + Send;
 
-    /// Key item and hash lookup item in one transaction.
+    /// Key item, hash lookup item and the workspace's active-key count in one transaction,
+    /// unless the workspace already has `cap` active keys.
     fn create_api_key(
         &self,
         key: &ApiKeyRecord,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        cap: u64,
+    ) -> impl Future<Output = Result<KeyCreated, StoreError>> + Send;
 
     /// The workspace's keys, newest first, deactivated ones included.
     fn list_api_keys(
@@ -152,7 +196,8 @@ pub trait Store: Send + Sync {
         workspace_id: WorkspaceId,
     ) -> impl Future<Output = Result<Vec<ApiKeyRecord>, StoreError>> + Send;
 
-    /// Marks the key item and its lookup item inactive in one transaction. Final.
+    /// Marks the key item and its lookup item inactive and gives its slot back to the
+    /// workspace's active-key count, in one transaction. Final.
     fn deactivate_api_key(
         &self,
         workspace_id: WorkspaceId,
@@ -172,13 +217,21 @@ pub trait Store: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Atomically counts one request in the key's window and returns the count so far.
-    fn count_request(
+    /// Atomically counts one event in `counter`'s window and returns the count so far
+    /// (this one included). The item expires (TTL) at `expires_at`.
+    fn count(
         &self,
-        key_id: KeyId,
+        counter: Counter<'_>,
         window_start: Timestamp,
         expires_at: Timestamp,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Takes back one event counted in `counter`'s window (a login that turned out right).
+    fn uncount(
+        &self,
+        counter: Counter<'_>,
+        window_start: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores the message, and the idempotency record with it when given. If an unexpired
     /// record with the same idempotency key exists, writes nothing and returns it.
@@ -202,19 +255,4 @@ pub trait Store: Send + Sync {
         workspace_id: WorkspaceId,
         id: MessageId,
     ) -> impl Future<Output = Result<Option<MessageRecord>, StoreError>> + Send;
-
-    /// Counts one failed login for `email` in the window and returns the count so far.
-    fn count_login_failure(
-        &self,
-        email: &Email,
-        window_start: Timestamp,
-        expires_at: Timestamp,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
-
-    /// Failed logins for `email` in the window, without counting one.
-    fn login_failures(
-        &self,
-        email: &Email,
-        window_start: Timestamp,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
