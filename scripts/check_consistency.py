@@ -10,7 +10,9 @@
    Each route has the authorizer its path needs (shared::auth::Credential::for_path), and its
    OpenAPI operation the matching security scheme (X-API-Key apiKey / bearer JWT / none).
 2. Table: the DynamoDB table in the template matches infra/table.json, the definition that
-   local development creates (attributes, key schema, GSIs, billing mode, TTL attribute).
+   local development creates (attributes, key schema, GSIs, billing mode, TTL attribute); and
+   no GSI lists a key attribute (the table's or its own) in NonKeyAttributes: keys are always
+   projected, and DynamoDB may refuse to create such an index.
 3. Environment: no function gets a plain JWT_SECRET or the local-only inline-auth switch.
 
 Exit status 0 when all hold; 1 with one line per problem otherwise. Needs Python >= 3.11
@@ -393,10 +395,25 @@ def check_table(template: dict, errors: list[str]) -> None:
         errors.append(f"{where}: the template has LocalSecondaryIndexes, infra/table.json has none")
     if props.get("BillingMode", "PROVISIONED") != local.get("BillingMode", "PROVISIONED"):
         errors.append(f"{where}: BillingMode {props.get('BillingMode')} vs {local.get('BillingMode')}")
+    for source, definition in (("template " + name, props), ("infra/table.json", local)):
+        check_projected_keys(source, definition, errors)
     ttl = props.get("TimeToLiveSpecification") or {}
     t_ttl = ttl.get("AttributeName") if ttl.get("Enabled") is True else None
     if t_ttl != local.get("TimeToLiveAttribute"):
         errors.append(f"{where}: TTL attribute {t_ttl} (enabled) vs {local.get('TimeToLiveAttribute')}")
+
+
+def check_projected_keys(where: str, definition: dict, errors: list[str]) -> None:
+    """No GSI names a key attribute in NonKeyAttributes (issue 15, finding 6)."""
+    table_keys = {name for name, _ in _keys(definition.get("KeySchema"))}
+    for index in definition.get("GlobalSecondaryIndexes") or []:
+        keys = table_keys | {name for name, _ in _keys(index.get("KeySchema"))}
+        listed = set((index.get("Projection") or {}).get("NonKeyAttributes") or [])
+        if listed & keys:
+            errors.append(
+                f"{where}: GSI {index.get('IndexName')} lists key attribute(s) {sorted(listed & keys)} in "
+                "NonKeyAttributes; keys are always projected (DynamoDB may refuse the index): remove them"
+            )
 
 
 # --- 3. environment -------------------------------------------------------------------------
