@@ -13,7 +13,8 @@
    local development creates (attributes, key schema, GSIs, billing mode, TTL attribute); and
    no GSI lists a key attribute (the table's or its own) in NonKeyAttributes: keys are always
    projected, and DynamoDB may refuse to create such an index.
-3. Environment: no function gets a plain JWT_SECRET or the local-only inline-auth switch.
+3. Environment: no function gets a plain JWT_SECRET or the local-only inline-auth switch, and
+   every limit of shared/src/config.rs is set for all functions from a template parameter.
 
 Exit status 0 when all hold; 1 with one line per problem otherwise. Needs Python >= 3.11
 (tomllib) and PyYAML (scripts/lint.sh runs it from .tools/lint-venv).
@@ -418,7 +419,23 @@ def check_projected_keys(where: str, definition: dict, errors: list[str]) -> Non
 
 # --- 3. environment -------------------------------------------------------------------------
 
+# Limits every function reads from its environment (shared/src/config.rs); the template sets
+# each from a parameter of the same meaning.
+LIMIT_ENV = (
+    "RATE_LIMIT_PER_MINUTE",
+    "WORKSPACE_RATE_LIMIT_PER_MINUTE",
+    "WORKSPACE_KEY_LIMIT",
+    "REGISTER_LIMIT_PER_IP_PER_HOUR",
+    "LOGIN_LIMIT_PER_IP_PER_15_MIN",
+)
+
+
 def check_environment(template: dict, errors: list[str]) -> None:
+    global_vars = (template.get("Globals", {}).get("Function", {}).get("Environment") or {}).get("Variables") or {}
+    for name in LIMIT_ENV:
+        parameter = ref_name(global_vars.get(name))
+        if parameter not in template.get("Parameters", {}):
+            errors.append(f"template: Globals.Function sets {name} from no parameter ({global_vars.get(name)!r})")
     scopes = {"Globals.Function": template.get("Globals", {}).get("Function", {})}
     scopes.update({n: r.get("Properties", {}) for n, r in template_functions(template).items()})
     for where, props in scopes.items():
