@@ -114,6 +114,9 @@ def make_credentials(base: str) -> dict[str, str]:
     """Workspace A (its JWT fuzzes key management) and workspace B (its JWT makes the API keys
     that fuzz messaging: one now, more in the hooks), a few messages in B."""
     http = requests.Session()
+    # An address of its own for the per-source limits on register and login (local mode only;
+    # see scripts/fuzz_api_hooks.py), so that repeated runs against one `make dev` do not add up.
+    http.headers["X-Yebolink-Local-Source-Ip"] = "10.{}.{}.{}".format(*secrets.token_bytes(3))
     timeout = 120
     token = register(http, base, "Fuzzing workspace A", timeout)
     keys_token = register(http, base, "Fuzzing workspace B", timeout)
@@ -153,6 +156,7 @@ def make_credentials(base: str) -> dict[str, str]:
         "YEBOLINK_FUZZ_TOKEN": token,
         "YEBOLINK_FUZZ_KEYS_TOKEN": keys_token,
         "YEBOLINK_FUZZ_API_KEY": key,
+        "YEBOLINK_FUZZ_API_KEY_ID": created["id"],
         "YEBOLINK_FUZZ_API_KEY_USES": str(uses),
         "YEBOLINK_FUZZ_RATE_LIMIT": str(limit),
     }

@@ -10,8 +10,13 @@ DELETE /api/v1/api-keys/{id} as workspace A can deactivate A's keys, never the m
 The stack under test limits each key to YEBOLINK_FUZZ_RATE_LIMIT requests a minute. A fuzzer
 that spends one key's whole window tests nothing but the 429 path, so after a budget of uses
 (half the limit: probes some checks send with the same credentials are counted too) the next
-messaging case gets a new key. 429 is still a documented answer: one that does happen is checked
-like any other response.
+messaging case gets a new key, and the previous one is deactivated (a workspace may hold only
+WORKSPACE_KEY_LIMIT active keys). 429 is still a documented answer: one that does happen is
+checked like any other response.
+
+Every request names a random source address in X-Yebolink-Local-Source-Ip (read by the functions
+in local mode only): the per-source limits on register and login must not turn a fuzzing run
+that registers and logs in hundreds of times into a test of the 429 path.
 
 Two kinds of input are adapted before they are sent, because `cargo lambda watch` (the local
 stand-in for API Gateway) cannot put them into a Lambda event and answers its own plain-text 500
@@ -34,6 +39,7 @@ Credentials live in the environment only; this module never prints them.
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 
@@ -54,20 +60,41 @@ class _KeyPool:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key = os.environ["YEBOLINK_FUZZ_API_KEY"]
+        self._key_id = os.environ.get("YEBOLINK_FUZZ_API_KEY_ID")
         self._uses = int(os.environ.get("YEBOLINK_FUZZ_API_KEY_USES", "0"))
         self.created = 1
 
     def next(self) -> str:
         with self._lock:
             if self._uses >= BUDGET_PER_KEY:
-                self._key = _create_key(f"fuzz key {self.created + 1}")
+                previous = self._key_id
+                self._key, self._key_id = _create_key(f"fuzz key {self.created + 1}")
+                if previous:
+                    _deactivate_key(previous)
                 self._uses = 0
                 self.created += 1
             self._uses += 1
             return self._key
 
 
-def _create_key(name: str) -> str:
+def source_ip() -> str:
+    """A random address in 10.0.0.0/8 (see the module docstring)."""
+    return "10.{}.{}.{}".format(*random.randbytes(3))
+
+
+def _deactivate_key(key_id: str) -> None:
+    """Frees the workspace's slot of a key the pool no longer hands out (setup: best effort)."""
+    try:
+        requests.delete(
+            f"{BASE_URL}/api/v1/api-keys/{key_id}",
+            headers={"Authorization": f"Bearer {KEYS_TOKEN}"},
+            timeout=TIMEOUT,
+        )
+    except requests.RequestException:
+        pass
+
+
+def _create_key(name: str) -> tuple[str, str]:
     """A new key for workspace B. Setup, not the subject under test: a 5xx is retried (when
     the local DynamoDB answers slower than the SDK's attempt timeout, the write can be applied
     and the request still end in 503, or in 500 when the SDK's retry then fails its
@@ -82,7 +109,8 @@ def _create_key(name: str) -> str:
             timeout=TIMEOUT,
         )
         if response.status_code == 201:
-            return response.json()["data"]["key"]
+            data = response.json()["data"]
+            return data["key"], data["id"]
         # The body is an error envelope (never a secret): safe to show.
         last = f"HTTP {response.status_code} {response.text[:200]}"
         if response.status_code < 500:
@@ -120,7 +148,10 @@ def _visible_ascii(value: str) -> str:
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
-    """What the local emulator cannot carry, adapted (see the module docstring)."""
+    """What the local emulator cannot carry, adapted; a random source address (see the module
+    docstring)."""
+    case.headers = dict(case.headers or {})
+    case.headers["X-Yebolink-Local-Source-Ip"] = source_ip()
     body = case.body
     if isinstance(body, (bytes, bytearray)):
         try:

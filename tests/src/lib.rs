@@ -13,6 +13,11 @@
 //!
 //! Tests never share state: each one registers its own workspace (unique email) and creates
 //! its own keys, so they run in parallel and against a stack that already holds data.
+//!
+//! Each `TestApi` also calls from an address of its own, so that the per-source limits on
+//! register and login (10 and 60 per window, left at their defaults) apply per test, as they
+//! would to separate clients. `cargo lambda watch` reports every client as 127.0.0.1, so the
+//! address is sent in [`SOURCE_IP_HEADER`], which the functions read in local mode only.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,6 +33,15 @@ pub const INVALID_API_KEY_MESSAGE: &str = "Invalid API key";
 pub const ALL_SCOPES: [&str; 2] = ["send_messages", "read_messages"];
 /// A valid E.164 number used as the default recipient.
 pub const PHONE: &str = "+26878422613";
+
+/// The local-only header that names the client's address (see the crate docs).
+pub const SOURCE_IP_HEADER: &str = "X-Yebolink-Local-Source-Ip";
+
+/// A fresh address in 10.0.0.0/8 (unique enough: 2^24 of them).
+pub fn random_source_ip() -> String {
+    let b = Uuid::new_v4().into_bytes();
+    format!("10.{}.{}.{}", b[0], b[1], b[2])
+}
 
 /// A fully read HTTP response.
 #[derive(Debug)]
@@ -234,6 +248,8 @@ pub struct Account {
 pub struct TestApi {
     pub base_url: String,
     pub client: Client,
+    /// The address this client calls from (sent in [`SOURCE_IP_HEADER`]).
+    pub source_ip: String,
 }
 
 impl TestApi {
@@ -259,7 +275,19 @@ impl TestApi {
             .timeout(Duration::from_secs(timeout))
             .build()
             .expect("build the HTTP client");
-        Self { base_url, client }
+        Self {
+            base_url,
+            client,
+            source_ip: random_source_ip(),
+        }
+    }
+
+    /// The same client, calling from another address.
+    pub fn from_another_address(&self) -> Self {
+        Self {
+            source_ip: random_source_ip(),
+            ..self.clone()
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -268,7 +296,9 @@ impl TestApi {
 
     /// A request builder for `path` (starting with `/api/v1/...`).
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client.request(method, self.url(path))
+        self.client
+            .request(method, self.url(path))
+            .header(SOURCE_IP_HEADER, &self.source_ip)
     }
 
     /// Sends a request and reads the whole response.
