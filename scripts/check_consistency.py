@@ -417,6 +417,49 @@ def check_projected_keys(where: str, definition: dict, errors: list[str]) -> Non
             )
 
 
+# --- 2b. API Gateway's own answers --------------------------------------------------------
+
+ERROR_RS = ROOT / "shared" / "src" / "error.rs"
+
+
+def check_gateway_codes(template: dict, errors: list[str]) -> None:
+    """Each gateway response's error code is documented in docs/openapi.yaml, and a 429 that
+    API Gateway (or WAF) answers uses a code no function answers with: a client must be able
+    to tell AWS shedding load from its own key's, workspace's or address's limit (issue 15,
+    finding 8)."""
+    function_codes = set(re.findall(r'ApiError::\w+(?: \{ \.\. \}|\(_\))? => "([a-z_]+)"', ERROR_RS.read_text(encoding="utf-8")))
+    if not function_codes:
+        errors.append("shared/src/error.rs: no error codes found (has ApiError::code changed shape?)")
+    with OPENAPI.open(encoding="utf-8") as f:
+        document = yaml.safe_load(f)
+    envelope = document["components"]["schemas"]["ErrorEnvelope"]
+    documented = set(envelope["properties"]["error"]["properties"]["code"]["enum"])
+    answers = []
+    for api in template_apis(template).values():
+        for kind, response in ((api.get("Properties") or {}).get("GatewayResponses") or {}).items():
+            body = ((response.get("ResponseTemplates") or {}).get("application/json")) or ""
+            answers.append((f"gateway response {kind}", response.get("StatusCode"), body))
+    for name, acl in template.get("Resources", {}).items():
+        if acl.get("Type") == "AWS::WAFv2::WebACL":
+            for key, body in ((acl.get("Properties") or {}).get("CustomResponseBodies") or {}).items():
+                statuses = {
+                    str(((rule.get("Action") or {}).get("Block") or {}).get("CustomResponse", {}).get("ResponseCode"))
+                    for rule in (acl["Properties"].get("Rules") or [])
+                    if ((rule.get("Action") or {}).get("Block") or {}).get("CustomResponse", {}).get("CustomResponseBodyKey") == key
+                }
+                for status in statuses:
+                    answers.append((f"{name} body {key}", status, body.get("Content", "")))
+    for where, status, body in answers:
+        match = re.search(r'"code": "([^"$]+)"', body)
+        if not match:
+            continue
+        code = match.group(1)
+        if code not in documented:
+            errors.append(f"template: {where} answers code {code!r}, which docs/openapi.yaml does not list")
+        if str(status) == "429" and code in function_codes:
+            errors.append(f"template: {where} answers 429 {code!r}, a code the functions use too: clients cannot tell them apart")
+
+
 # --- 3. environment -------------------------------------------------------------------------
 
 # Limits every function reads from its environment (shared/src/config.rs); the template sets
@@ -452,6 +495,7 @@ def main() -> int:
     check_readme(routes, errors)
     check_openapi(routes, errors)
     check_table(template, errors)
+    check_gateway_codes(template, errors)
     check_environment(template, errors)
     if errors:
         print(f"check_consistency: {len(errors)} problem(s):", file=sys.stderr)
