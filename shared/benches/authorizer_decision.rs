@@ -47,7 +47,7 @@ fn seeded_store(rt: &tokio::runtime::Runtime) -> (MemoryStore, String, KeyCaller
         last_used_at: Some(Timestamp::now()),
         created_at: Timestamp::now(),
     };
-    rt.block_on(store.create_api_key(&record))
+    rt.block_on(store.create_api_key(&record, u64::MAX))
         .expect("seed key");
     let caller = KeyCaller {
         key_id: record.id,

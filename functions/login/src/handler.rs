@@ -8,6 +8,7 @@
 //!   anywhere else;
 //! - attempts per email from all sources together (`MAX_FAILED_LOGINS_ALL_SOURCES`): what many
 //!   guessers get together.
+//!
 //! Each attempt is counted with one atomic `ADD` that returns the new count, so parallel
 //! guesses cannot all read a count under the limit. A right password takes its attempt back.
 
