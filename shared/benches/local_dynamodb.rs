@@ -81,7 +81,7 @@ fn local_dynamodb(c: &mut Criterion) {
         }
         for n in 0..20 {
             let (_, record) = key(workspace, n);
-            store.create_api_key(&record).await.expect("key");
+            store.create_api_key(&record, u64::MAX).await.expect("key");
         }
     });
     let mut group = c.benchmark_group("local_dynamodb");
@@ -99,7 +99,8 @@ fn local_dynamodb(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             let (_, record) = key(workspace, n);
-            rt.block_on(store.create_api_key(&record)).expect("create")
+            rt.block_on(store.create_api_key(&record, u64::MAX))
+                .expect("create")
         })
     });
     group.finish();
