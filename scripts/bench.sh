@@ -17,7 +17,7 @@
 #   BENCH_NO_BUILD=1         measure the release binaries already built
 #   BENCH_SKIP_CRITERION=1   skip part 4;  BENCH_SKIP_COLDSTART=1 skip parts 1-3
 #   BENCH_DDB_ENDPOINT=URL   use this local DynamoDB (its table: BENCH_TABLE) instead of starting one
-#   BENCH_OUT=target/bench   results: coldstart.json, criterion.tsv, zips/, logs/
+#   BENCH_OUT=target/bench   results: coldstart.md, criterion.md, zips/, logs/
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -75,8 +75,9 @@ if [[ "${BENCH_SKIP_COLDSTART:-}" != 1 ]]; then
   "$CARGO_TARGET_DIR/debug/coldstart" --bin-dir "$CARGO_TARGET_DIR/release" \
     --baseline "$CARGO_TARGET_DIR/release/hello-world" --functions "$list" \
     --dynamodb-endpoint "$DDB_ENDPOINT" --table "$table" --runs "${BENCH_RUNS:-20}" \
-    --log-dir "$LOGS/functions" --json "$OUT/coldstart.json" \
-    --label "$(date -u '+%Y-%m-%d %H:%M UTC'); $MACHINE; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    --log-dir "$LOGS/functions" \
+    --label "$(date -u '+%Y-%m-%d %H:%M UTC'); $MACHINE; load average $(cut -d' ' -f1-3 /proc/loadavg)" \
+    | tee "$OUT/coldstart.md"
   yl_cleanup
 fi
 
@@ -96,4 +97,4 @@ print(f"| {sys.argv[2]} | {sys.argv[3]} | {p:.2f} | {lo:.2f} – {hi:.2f} |")' \
       "$est" "$group" "$(basename "$bench")"
   done | tee "$OUT/criterion.md"
 fi
-yl_log "results in $OUT (coldstart.json, criterion.md, zips/, logs/)"
+yl_log "results in $OUT (coldstart.md, criterion.md, zips/, logs/)"
