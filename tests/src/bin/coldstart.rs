@@ -16,6 +16,7 @@
 //! --sam-build .aws-sam/build] [--runner "qemu-aarch64 -L ..."] [--baseline BIN] [--runs 20]
 //! [--functions a,b] [--log-dir DIR] [--label TEXT]
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -168,14 +169,15 @@ struct Sample {
 
 impl Options {
     fn binary(&self, function: &str) -> PathBuf {
-        match (function, self.sam_layout) {
-            (BASELINE, _) => self.baseline.clone().unwrap_or_default(),
-            (_, false) => self.bin_dir.join(function),
+        let sam_build = self.get("sam-build");
+        match (function, sam_build.is_empty()) {
+            (BASELINE, _) => self.get("baseline").into(),
+            (_, true) => PathBuf::from(self.get("bin-dir")).join(function),
             // `create-api-key` -> `CreateApiKeyFunction/bootstrap`, as the template names it.
-            (_, true) => {
+            (_, false) => {
                 let words = function.split('-').map(|w| w[..1].to_uppercase() + &w[1..]);
                 let id: String = words.collect();
-                self.bin_dir.join(format!("{id}Function/bootstrap"))
+                PathBuf::from(sam_build).join(format!("{id}Function/bootstrap"))
             }
         }
     }
@@ -183,7 +185,11 @@ impl Options {
     fn command(&self, function: &str, runtime_api: &str) -> Command {
         let binary = self.binary(function);
         // `--runner "qemu-aarch64 -L DIR"` runs the binary through that command.
-        let mut argv: Vec<PathBuf> = self.runner.iter().map(PathBuf::from).collect();
+        let mut argv: Vec<PathBuf> = self
+            .get("runner")
+            .split_whitespace()
+            .map(PathBuf::from)
+            .collect();
         argv.push(binary.clone());
         let mut command = Command::new(&argv[0]);
         command.args(&argv[1..]);
@@ -207,21 +213,25 @@ impl Options {
             ("AWS_LAMBDA_LOG_GROUP_NAME", &format!("/aws/lambda/{name}")),
             ("AWS_LAMBDA_LOG_STREAM_NAME", &stream),
             ("LAMBDA_TASK_ROOT", &root.display().to_string()),
-            ("TABLE_NAME", &self.table),
-            ("DYNAMODB_ENDPOINT", &self.dynamodb_endpoint),
+            ("TABLE_NAME", self.get("table")),
+            ("DYNAMODB_ENDPOINT", self.get("dynamodb-endpoint")),
         ]);
         command
     }
 
-    /// Starts `function` fresh, hands it both events in turn: its timings and answers.
+    /// Run `run` of `function`: a fresh process, its two events (`2 * run`, `2 * run + 1`) in
+    /// turn, their answers checked.
     async fn cold_start(
         &self,
         function: &str,
-        events: [Value; 2],
-    ) -> Result<(Sample, Vec<Value>), Error> {
+        run: usize,
+        fx: &mut Fixtures,
+    ) -> Result<Sample, Error> {
         let (event_tx, event_rx) = mpsc::channel(2);
-        for event in &events {
-            event_tx.send(serde_json::to_vec(event)?).await?;
+        for i in [2 * run, 2 * run + 1] {
+            event_tx
+                .send(serde_json::to_vec(&event(function, i, fx)?)?)
+                .await?;
         }
         let (reports_tx, mut reports) = mpsc::unbounded_channel();
         let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:yebolink-{function}");
@@ -234,7 +244,7 @@ impl Options {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?.to_string();
         let server = tokio::spawn(serve(listener, api));
-        let log_path = self.log_dir.join(format!("{function}.log"));
+        let log_path = PathBuf::from(self.get("log-dir")).join(format!("{function}.log"));
         let log = fs::File::options()
             .create(true)
             .append(true)
@@ -289,7 +299,10 @@ impl Options {
             marks: marks.collect(),
             second: ms(answered[1] - served[1]),
         };
-        Ok((sample, answers.into_iter().map(|(_, v)| v).collect()))
+        for (i, (_, answer)) in answers.iter().enumerate() {
+            check(function, 2 * run + i, answer, fx)?;
+        }
+        Ok(sample)
     }
 }
 
@@ -457,19 +470,20 @@ fn print_tables(opts: &Options, results: &Results) {
         (|s| s.invocation, 90),
         (total, 50),
     ];
-    let baseline = if opts.baseline.is_some() {
+    let baseline = if opts.0.contains_key("baseline") {
         ", each after a hello-world one (A B A B); ms, and the ratio to the hello-world runs interleaved with it"
     } else {
         "; ms"
     };
     println!(
         "\n{}\n\nCold starts: {} fresh processes per function{baseline}.\n",
-        opts.label, opts.runs
+        opts.get("label"),
+        opts.get("runs")
     );
     println!("| function | init p50 | init p90 | 1st invocation p50 | 1st invocation p90 | cold total p50 | bootstrap MiB |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut rows: Vec<(&str, Vec<&Sample>, Vec<&Sample>)> = vec![];
-    if opts.baseline.is_some() {
+    if opts.0.contains_key("baseline") {
         rows.push((
             BASELINE,
             results.iter().flat_map(|r| &r.2).collect(),
@@ -536,52 +550,38 @@ fn print_tables(opts: &Options, results: &Results) {
 
 // ------------------------------------------------------------------ main
 
-#[derive(Clone, Default)]
-struct Options {
-    bin_dir: PathBuf,
-    sam_layout: bool,
-    runner: Vec<String>,
-    baseline: Option<PathBuf>,
-    dynamodb_endpoint: String,
-    table: String,
-    runs: usize,
-    functions: Vec<String>,
-    log_dir: PathBuf,
-    label: String,
+/// `--flag value` pairs (usage at the top); paths made absolute, defaults filled in.
+struct Options(HashMap<String, String>);
+
+impl Options {
+    fn get(&self, flag: &str) -> &str {
+        self.0.get(flag).map_or("", String::as_str)
+    }
 }
 
 fn options() -> Result<Options, Error> {
+    let args: Vec<String> = env::args().skip(1).collect();
     let log_dir = env::temp_dir().join("yebolink-coldstart");
-    let mut opts = Options {
-        bin_dir: "target/release".into(),
-        runs: 20,
-        log_dir,
-        ..Options::default()
-    };
-    let mut args = env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        let canonical = || fs::canonicalize(&value).map_err(|e| format!("{value}: {e}"));
-        match flag.as_str() {
-            "--bin-dir" => opts.bin_dir = canonical()?,
-            "--sam-build" => (opts.bin_dir, opts.sam_layout) = (canonical()?, true),
-            "--runner" => opts.runner = value.split_whitespace().map(str::to_owned).collect(),
-            "--baseline" => opts.baseline = Some(canonical()?),
-            "--dynamodb-endpoint" => opts.dynamodb_endpoint = value.trim_end_matches('/').into(),
-            "--table" => opts.table = value,
-            "--runs" => opts.runs = value.parse()?,
-            "--functions" => opts.functions = value.split(',').map(str::to_owned).collect(),
-            "--log-dir" => opts.log_dir = value.into(),
-            "--label" => opts.label = value,
-            _ => {
-                return Err(
-                    format!("unknown argument {flag}: see tests/src/bin/coldstart.rs").into(),
-                )
-            }
+    let mut flags = HashMap::from([
+        ("bin-dir".to_owned(), "target/release".to_owned()),
+        ("runs".to_owned(), "20".to_owned()),
+        ("log-dir".to_owned(), log_dir.display().to_string()),
+    ]);
+    for pair in args.chunks(2) {
+        match pair {
+            [flag, value] if flag.starts_with("--") => flags.insert(flag[2..].into(), value.into()),
+            _ => return Err(format!("{pair:?}: see tests/src/bin/coldstart.rs for usage").into()),
+        };
+    }
+    for flag in ["bin-dir", "sam-build", "baseline"] {
+        if let Some(path) = flags.get_mut(flag) {
+            let absolute = fs::canonicalize(&*path).map_err(|e| format!("{path}: {e}"))?;
+            *path = absolute.display().to_string();
         }
     }
-    if opts.dynamodb_endpoint.is_empty() || opts.table.is_empty() || opts.runs == 0 {
-        return Err("--dynamodb-endpoint and --table are required, and --runs at least 1".into());
+    let opts = Options(flags);
+    if opts.get("dynamodb-endpoint").is_empty() || opts.get("table").is_empty() {
+        return Err("--dynamodb-endpoint and --table are required".into());
     }
     Ok(opts)
 }
@@ -596,8 +596,10 @@ async fn main() {
 
 async fn run() -> Result<(), Error> {
     let opts = options()?;
-    fs::create_dir_all(&opts.log_dir)?;
-    let wanted = |f: &str| opts.functions.is_empty() || opts.functions.iter().any(|w| w == f);
+    fs::create_dir_all(opts.get("log-dir"))?;
+    let runs: usize = opts.get("runs").parse()?;
+    let named: Vec<&str> = opts.get("functions").split(',').collect();
+    let wanted = |f: &str| named == [""] || named.contains(&f);
     let selected = FLOW
         .iter()
         .map(|f| f.0)
@@ -610,29 +612,15 @@ async fn run() -> Result<(), Error> {
     let mut results = Vec::new();
     for function in selected {
         let (mut samples, mut base) = (vec![], vec![]);
-        for run in 0..opts.runs {
-            // Two events per process: the cold one, then a second to the same process.
-            let (a, b) = (2 * run, 2 * run + 1);
-            if opts.baseline.is_some() {
-                let events = [event(BASELINE, a, &fx)?, event(BASELINE, b, &fx)?];
-                let (sample, answers) = opts.cold_start(BASELINE, events).await?;
-                check(BASELINE, a, &answers[0], &mut fx)?;
-                base.push(sample);
+        for run in 0..runs {
+            if opts.0.contains_key("baseline") {
+                base.push(opts.cold_start(BASELINE, run, &mut fx).await?);
             }
-            let events = [event(function, a, &fx)?, event(function, b, &fx)?];
-            let (sample, answers) = opts.cold_start(function, events).await?;
-            check(function, a, &answers[0], &mut fx)?;
-            check(function, b, &answers[1], &mut fx)?;
-            samples.push(sample);
+            samples.push(opts.cold_start(function, run, &mut fx).await?);
         }
-        let (init, first) = (
-            samples.iter().map(|s| s.init),
-            samples.iter().map(|s| s.invocation),
-        );
         eprintln!(
-            "  {function}: init p50 {:.1} ms, first invocation p50 {:.1} ms",
-            pct(init, 50),
-            pct(first, 50)
+            "  {function}: {} cold starts answered as expected",
+            samples.len()
         );
         results.push((function, samples, base));
     }
