@@ -165,7 +165,7 @@ fn a_key_without_its_lookup_item_is_a_partial_record() {
     .into_iter()
     .map(|(n, v)| (n.to_string(), AttributeValue::S(v.to_string())))
     .collect();
-    let (_, problems) = check(&[key.clone()]);
+    let (_, problems) = check(std::slice::from_ref(&key));
     assert_eq!(problems, ["key k has no lookup item"]);
     let mut lookup = key;
     lookup.insert("pk".into(), AttributeValue::S("KEYHASH#h".into()));
