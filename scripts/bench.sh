@@ -9,7 +9,8 @@
 #   3. Cold starts (tests/src/bin/coldstart.rs): each function BENCH_RUNS times as a fresh
 #      process, each after a fresh hello-world process (A B A B), against the local DynamoDB
 #      (dynoxide, scripts/lib.sh yl_start_ddb); ratios, and the breakdown of each cold total.
-#   4. Criterion: the authorizer decision without I/O, the real handler, JWT verify/issue.
+#   4. Criterion: the authorizer decision without I/O, the real handler, JWT verify/issue, and
+#      what the local DynamoDB costs a function (a Query in a 2,000-item partition, a transaction).
 #
 # Environment:
 #   BENCH_RUNS=20            cold starts per function (and as many hello-world ones)
@@ -86,8 +87,12 @@ if [[ "${BENCH_SKIP_CRITERION:-}" != 1 ]]; then
   yl_log "criterion benchmarks (logs: $LOGS/criterion-*.log)"
   build criterion-shared bench -p yebolink-shared --bench authorizer_decision --bench jwt
   build criterion-authorizer bench -p authorizer --bench authorizer_handler
+  trap yl_cleanup EXIT
+  yl_start_ddb "$(yl_free_port)" "$LOGS/criterion-dynamodb.log"
+  DYNAMODB_TEST_ENDPOINT=$DDB_ENDPOINT build criterion-local-dynamodb bench -p yebolink-shared --bench local_dynamodb
+  yl_cleanup
   printf '\n| group | benchmark | median µs | 95%% CI µs |\n|---|---|---:|---|\n'
-  for est in "$CARGO_TARGET_DIR"/criterion/{authorizer_steps,authorizer_decision,authorizer_handler,jwt}/*/new/estimates.json; do
+  for est in "$CARGO_TARGET_DIR"/criterion/{authorizer_steps,authorizer_decision,authorizer_handler,jwt,local_dynamodb}/*/new/estimates.json; do
     [[ -f "$est" ]] || continue
     bench=$(dirname "$(dirname "$est")") && group=$(basename "$(dirname "$bench")")
     python3 -c 'import json, sys
