@@ -689,7 +689,7 @@ impl Intercept for LoseFirstUpdateAnswer {
 }
 
 /// Finding 7: an `ADD` whose answer is lost must not be sent again, or it counts twice. The
-/// client is configured exactly as a function's (`DynamoStore::sdk_config`, SDK retries on).
+/// client has a function's timeouts and retries (`sdk_timeouts`: SDK retries on).
 #[tokio::test]
 async fn a_counter_add_whose_answer_is_lost_is_not_sent_again() {
     let endpoint = std::env::var("DYNAMODB_TEST_ENDPOINT").expect("DYNAMODB_TEST_ENDPOINT");
@@ -700,18 +700,17 @@ async fn a_counter_add_whose_answer_is_lost_is_not_sent_again() {
     )
     .await
     .expect("create table");
-    std::env::set_var("AWS_ACCESS_KEY_ID", "local");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
-    std::env::set_var("AWS_REGION", "us-east-1");
     let mut config = config();
     config.table_name = table;
-    config.dynamodb_endpoint = Some(endpoint);
-    let sdk_config = DynamoStore::sdk_config(&config).await;
+    // The timeouts and retries a function's client has (`DynamoStore::from_env`).
+    let (timeouts, retries) = yebolink_shared::store::dynamo::sdk_timeouts(&config);
     let fault = LoseFirstUpdateAnswer::default();
     let recorder = OpRecorder::default();
     let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk_config)
-            .endpoint_url(config.dynamodb_endpoint.clone().unwrap())
+        client_config()
+            .endpoint_url(endpoint)
+            .timeout_config(timeouts)
+            .retry_config(retries)
             .interceptor(fault.clone())
             .interceptor(recorder.clone())
             .build(),
