@@ -215,7 +215,10 @@ async function onSignup(event) {
 
 // ------------------------------------------------------------------ key list
 const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
-const exact = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC", timeZoneName: "short" });
+const exact = new Intl.DateTimeFormat("en", {
+  year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  hourCycle: "h23", timeZone: "UTC", timeZoneName: "short",
+});
 const day = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeZone: "UTC" });
 
 function ago(date) {
@@ -315,7 +318,7 @@ async function onCreate(event) {
   await busy(form, async () => {
     try {
       const data = await authed("POST", "api-keys", { name, scopes });
-      $("key-name").value = "";
+      form.reset(); // the next key starts from the defaults again: no name, both scopes
       openSecret(data);
       refreshKeys();
     } catch (err) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make dev`: the whole API on http://127.0.0.1:$PORT/api/v1 (default 9000), until Ctrl-C.
+# `make dev`: the whole API on http://127.0.0.1:$PORT/api/v1 (default 9000) and the web console
+# at http://127.0.0.1:$PORT/, until Ctrl-C.
 #   1. installs cargo-lambda and moto into .tools/venv if missing (scripts/tools.sh)
 #   2. starts the local DynamoDB (moto, in memory, scripts/local_dynamodb.py) on loopback with
 #      the table from infra/table.json
@@ -67,6 +68,7 @@ yl_prewarm "$BASE" || { tail -n 30 "$WATCH_LOG" >&2; yl_die "a function did not 
 cat <<EOF
 
   YeboLink API ready in $(($(yl_now) - START))s: ${_yl_b}$BASE/api/v1${_yl_0}
+  Web console (same origin): ${_yl_b}$BASE/${_yl_0}
   Local DynamoDB (moto, in memory): $DDB_ENDPOINT  table $TABLE
   Logs: $WATCH_LOG (function output follows below)
 

@@ -264,7 +264,8 @@ yl_start_watch() {
   # [workspace.metadata.lambda.env] from Cargo.toml apply.
   local here=$PWD
   cd "$YL_ROOT" || return 1
-  yl_spawn "$logfile" cargo lambda watch -A 127.0.0.1 -P "$port" "$@"
+  # --disable-cors: API Gateway opens no CORS and the console is same-origin; match it locally.
+  yl_spawn "$logfile" cargo lambda watch -A 127.0.0.1 -P "$port" --disable-cors "$@"
   cd "$here" || return 1
   # shellcheck disable=SC2034  # read by the sourcing script
   WATCH_PID=$YL_LAST_PID

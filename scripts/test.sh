@@ -9,6 +9,9 @@
 #                   `cargo lambda watch` on a free port (RATE_LIMIT_PER_MINUTE=30), each started once
 #   4. black-box    `cargo test -p yebolink-blackbox` over HTTP against that stack (and
 #                   `cargo lambda invoke` of the authorizer through the same watch)
+#   4b. browser     scripts/browser.sh: the web console (console/) through its UI in Debian's
+#                   headless chromium (playwright-core + axe-core, pinned, npm ci) against the
+#                   same stack; screenshots in target/console/
 #   5. fuzz-api     scripts/fuzz.sh: schemathesis (pinned, .tools/fuzz-venv) from docs/openapi.yaml
 #                   against the same stack, with a real JWT and API keys made over HTTP: no 5xx,
 #                   every response conforms to the document (also `make fuzz-api`)
@@ -151,6 +154,18 @@ if ((rc != 0)); then
   tail -n 40 "$WATCH_LOG" >&2
 fi
 layer_done black-box "$t" "$rc"
+
+# ---------------------------------------------------------------- 4b. browser (issue 14)
+# The web console in a real headless chromium, through its UI alone, against the same stack
+# (it signs up its own workspace). TAP output also in browser.log.
+t=$(yl_now)
+yl_log "layer 4b/7: browser (scripts/browser.sh: the web console in headless chromium) against $BASE"
+rc=0
+YEBOLINK_BASE_URL=$BASE bash scripts/browser.sh 2>&1 | tee "$YL_LOGS/browser.log" || rc=${PIPESTATUS[0]}
+if ((rc != 0)); then
+  yl_warn "browser failures: TAP in $YL_LOGS/browser.log, screenshots in target/console/, the functions' output $WATCH_LOG"
+fi
+layer_done browser "$t" "$rc"
 
 # ---------------------------------------------------------------- 5. fuzz-api
 # API fuzzing (issue 7): schemathesis over every documented operation, against the stack the
