@@ -1,18 +1,15 @@
 #!/usr/bin/env bash
 # `make build`: `sam build` of infra/template.yaml (named in samconfig.toml): one arm64
-# `bootstrap` per function in .aws-sam/build/<Function>/, then a package check and a smoke run
-# of those bootstraps.
+# `bootstrap` per function in .aws-sam/build/<Function>/, then a smoke run of those bootstraps.
 # Installs what it needs, pinned:
 #   - SAM CLI (infra/requirements-lint.txt, .tools/lint-venv, shared with `make lint`);
-#   - cargo-lambda with the ziglang it uses as the aarch64 linker, and moto's local DynamoDB
-#     and S3 for the checks (scripts/tools.sh, .tools/venv, shared with `make dev` / `make test`);
+#   - cargo-lambda with the ziglang it uses as the aarch64 linker, and dynoxide for the smoke
+#     run (scripts/tools.sh, shared with `make dev` / `make test`);
 #   - a Rust standard library for aarch64-unknown-linux-gnu. If rustup already has that target
 #     (a developer's machine: `rustup target add aarch64-unknown-linux-gnu`) it is used.
 #     Otherwise (this project's machines, where rustup cannot download targets) Debian's
 #     rustc-web compiler and its arm64 standard library are installed with apt and used for
 #     this build only, through RUSTC.
-# Package check: `sam package` into a local S3 and the SAM translation of its output
-# (scripts/package_check.py): what `sam deploy` does before it hands the stack to CloudFormation.
 # Smoke run: the cold-start harness (tests/src/bin/coldstart.rs) starts each built bootstrap
 # through the Lambda Runtime API against a local DynamoDB and checks every answer, in flow
 # order (register, login, keys, authorizer, messages, deactivation). On an x86_64 machine the
@@ -86,20 +83,11 @@ done
 functions=$(grep -c 'BuildMethod: rust-cargolambda' infra/template.yaml)
 [ "$count" -eq "$functions" ] || yl_die "$count bootstraps in $SAM_BUILD_DIR, the template has $functions functions"
 
-# ---------------------------------------------------------------- package check
-# `sam package` of the built template into a local S3 (moto's server) and the SAM translation
-# AWS applies on deploy: scripts/package_check.py.
 trap yl_cleanup EXIT
-yl_log "sam package against a local S3, then the SAM translation of the packaged template"
-s3_port=$(yl_free_port)
-yl_spawn "$YL_LOGS/build-local-s3.log" "$YL_VENV/bin/moto_server" -H 127.0.0.1 -p "$s3_port"
-python3 "$YL_WAIT_PY" wait-http --url "http://127.0.0.1:$s3_port/" --timeout 60 --pid "$YL_LAST_PID" \
-  || yl_die "the local S3 did not start (log: $YL_LOGS/build-local-s3.log)"
-"$YL_LINT_VENV/bin/python" scripts/package_check.py --s3-endpoint "http://127.0.0.1:$s3_port"
 
 # ---------------------------------------------------------------- smoke run
 if [ "${BUILD_SKIP_SMOKE:-}" = 1 ]; then
-  yl_warn "BUILD_SKIP_SMOKE=1: the bootstraps were built and packaged but not run"
+  yl_warn "BUILD_SKIP_SMOKE=1: the bootstraps were built but not run"
   exit 0
 fi
 runner=""

@@ -1,33 +1,28 @@
 #!/usr/bin/env bash
-# Installs the local-only tools into the repo (git-ignored), pinned, idempotently:
-#   .tools/venv   python3 -m venv + scripts/requirements-local.txt: cargo-lambda (and the ziglang
-#                 it depends on) and moto's DynamoDB server (run by scripts/local_dynamodb.py).
-# Re-running is cheap: the install is skipped while the venv's stamp matches the requirements file.
-# Needs: cargo (Rust) and python3 >= 3.11 with the venv module. Nothing else.
+# Installs the local-only tools into the repo's .tools/ (git-ignored), pinned; a no-op when they
+# are there already. Needs cargo and python3 >= 3.11; nothing else.
+#   .tools/venv                 cargo-lambda and the ziglang it links with (requirements-local.txt)
+#   .tools/dynoxide-<version>   the local DynamoDB: `cargo install dynoxide-rs --locked`, the
+#                               server only (no MCP server, no import tool). Built from crates.io
+#                               with its own lock file, the one its authors' conformance suite
+#                               ran with, rather than as a workspace member, so its dependencies
+#                               never change what the Lambda binaries link.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$YL_ROOT"
+yl_need_cmd cargo "Install Rust (https://rustup.rs); the toolchain is named in rust-toolchain.toml."
 
-REQUIREMENTS=scripts/requirements-local.txt
-CARGO_LAMBDA_VERSION=$(sed -n 's/^cargo-lambda==\([^ ]*\).*/\1/p' "$REQUIREMENTS")
+yl_venv "$YL_VENV" scripts/requirements-local.txt
+"$YL_VENV/bin/cargo-lambda" lambda --version >/dev/null || yl_die "cargo-lambda does not run: $YL_VENV/bin/cargo-lambda"
 
-# ---------------------------------------------------------------- prerequisites
-yl_need_cmd cargo "Install Rust (https://rustup.rs); the workspace needs Rust $(sed -n 's/^rust-version *= *"\(.*\)"/\1/p' Cargo.toml) or newer."
-yl_need_python
-
-# ---------------------------------------------------------------- .tools/venv
-if yl_venv_is_current "$YL_VENV" "$REQUIREMENTS" \
-  && "$YL_VENV/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "^cargo-lambda $CARGO_LAMBDA_VERSION\b"; then
-  yl_ok "cargo-lambda $CARGO_LAMBDA_VERSION and moto ($YL_VENV)"
-  exit 0
+# (Its --version prints an older number than the crate's, so cargo's own record is checked.)
+if ! grep -qs "dynoxide-rs $YL_DYNOXIDE_VERSION " "${YL_DYNOXIDE%/bin/dynoxide}/.crates.toml"; then
+  yl_log "building dynoxide $YL_DYNOXIDE_VERSION (crates.io; about 2 minutes on 2 cores, once)"
+  mkdir -p "$YL_LOGS"
+  cargo install dynoxide-rs --version "$YL_DYNOXIDE_VERSION" --locked --no-default-features \
+    --features native-sqlite,http-server,cli --root "${YL_DYNOXIDE%/bin/dynoxide}" \
+    --target-dir "$YL_ROOT/target/dynoxide" >"$YL_LOGS/dynoxide-install.log" 2>&1 \
+    || { tail -n 20 "$YL_LOGS/dynoxide-install.log" >&2; yl_die "cargo install dynoxide-rs failed"; }
 fi
-
-yl_log "installing $REQUIREMENTS into $YL_VENV (cargo-lambda $CARGO_LAMBDA_VERSION, moto; PyPI)"
-yl_venv_install "$YL_VENV" "$REQUIREMENTS" pip-install.log
-"$YL_VENV/bin/cargo-lambda" lambda --version >/dev/null 2>&1 \
-  || yl_die "cargo-lambda was installed but does not run: $YL_VENV/bin/cargo-lambda lambda --version"
-"$YL_VENV/bin/python" -c 'import moto.server, flask, boto3' 2>/dev/null \
-  || yl_die "moto was installed but does not import: $YL_VENV/bin/python -c 'import moto.server'"
-yl_venv_stamp "$YL_VENV" "$REQUIREMENTS"
-yl_ok "installed $("$YL_VENV/bin/cargo-lambda" lambda --version | awk '{print $1, $2}') and moto $("$YL_VENV/bin/python" -c 'import moto; print(moto.__version__)')"
+yl_ok "$("$YL_VENV/bin/cargo-lambda" lambda --version | cut -d' ' -f1-2), dynoxide-rs $YL_DYNOXIDE_VERSION"

@@ -1,5 +1,5 @@
 //! One conformance suite for the `Store` contract, run against `MemoryStore` and against
-//! `DynamoStore` on a real DynamoDB API (scripts/local_dynamodb.py, started by `make test`,
+//! `DynamoStore` on a real DynamoDB API (dynoxide, started by `make test`,
 //! which sets `DYNAMODB_TEST_ENDPOINT`). Each DynamoDB test gets a fresh table from
 //! `infra/table.json`.
 

@@ -15,7 +15,7 @@
 //! | `outage_5_restarted` | a fresh, empty one on the same port | everything works again on the first try: the functions reconnect |
 //!
 //! Between the phases the layer also checks the table itself for partial records
-//! (`scripts/ddb_integrity.py`). State passes between phases in the JSON file named by
+//! (`tests/integrity.rs`). State passes between phases in the JSON file named by
 //! `YEBOLINK_OUTAGE_STATE` (outside the log directory: it holds a JWT and an API key; the
 //! layer deletes it). Also needs what `authorizer_invoke.rs` needs (`CARGO_LAMBDA`, ...).
 
@@ -250,7 +250,7 @@ async fn outage_3_resumed() {
 
     // A 503 says the outcome is unknown: a write whose answer timed out may still have been
     // applied once the database caught up (this is also true of real DynamoDB). Whatever
-    // happened, it happened whole (scripts/ddb_integrity.py checks the table), and a retry with
+    // happened, it happened whole (tests/integrity.rs checks the table), and a retry with
     // the same Idempotency-Key settles it: exactly one such message.
     let late_keys: Vec<&Value> = keys.iter().filter(|k| k["id"] != state["key_id"]).collect();
     eprintln!(

@@ -5,36 +5,19 @@
 
 use std::collections::HashMap;
 
-use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
-use serde::Serialize;
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
+    ApiGatewayCustomAuthorizerResponse,
+};
+use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::Value;
 use yebolink_shared::auth::{context_for, decide, Credential, Principal};
 use yebolink_shared::store::Store;
 use yebolink_shared::timestamp::Timestamp;
 use yebolink_shared::{ApiError, App};
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuthorizerResponse {
-    pub principal_id: String,
-    pub policy_document: PolicyDocument,
-    pub context: HashMap<String, Value>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct PolicyDocument {
-    pub version: &'static str,
-    pub statement: Vec<Statement>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Statement {
-    pub action: &'static str,
-    pub effect: &'static str,
-    pub resource: Vec<String>,
-}
+/// API Gateway's REST authorizer answer, with the context as a JSON map of strings.
+pub type AuthorizerResponse = ApiGatewayCustomAuthorizerResponse<HashMap<String, Value>>;
 
 #[derive(Debug, thiserror::Error)]
 #[error("authorization unavailable: the key store could not be read")]
@@ -71,15 +54,25 @@ pub async fn handle<S: Store>(
     }
 }
 
-fn policy(effect: &'static str, method_arn: String) -> PolicyDocument {
-    PolicyDocument {
-        version: "2012-10-17",
-        statement: vec![Statement {
-            action: "execute-api:Invoke",
-            effect,
-            resource: vec![method_arn],
-        }],
-    }
+fn response(
+    principal_id: String,
+    effect: IamPolicyEffect,
+    method_arn: String,
+    context: HashMap<String, Value>,
+) -> AuthorizerResponse {
+    // The library's types are non-exhaustive: built from Default, field by field.
+    let mut statement = IamPolicyStatement::default();
+    statement.action = vec!["execute-api:Invoke".to_owned()];
+    statement.effect = effect;
+    statement.resource = vec![method_arn];
+    let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
+    policy.version = Some("2012-10-17".to_owned());
+    policy.statement = vec![statement];
+    let mut response = AuthorizerResponse::default();
+    response.principal_id = Some(principal_id);
+    response.policy_document = policy;
+    response.context = context;
+    response
 }
 
 fn allow(principal: &Principal, method_arn: String) -> AuthorizerResponse {
@@ -87,11 +80,12 @@ fn allow(principal: &Principal, method_arn: String) -> AuthorizerResponse {
         Principal::User(user) => user.user_id.to_string(),
         Principal::ApiKey(key) => key.key_id.to_string(),
     };
-    AuthorizerResponse {
+    response(
         principal_id,
-        policy_document: policy("Allow", method_arn),
-        context: context_for(principal),
-    }
+        IamPolicyEffect::Allow,
+        method_arn,
+        context_for(principal),
+    )
 }
 
 fn deny(denial: &ApiError, method_arn: String) -> AuthorizerResponse {
@@ -99,11 +93,12 @@ fn deny(denial: &ApiError, method_arn: String) -> AuthorizerResponse {
         ("error_code".to_owned(), Value::from(denial.code())),
         ("error_message".to_owned(), Value::from(denial.to_string())),
     ]);
-    AuthorizerResponse {
-        principal_id: "anonymous".to_owned(),
-        policy_document: policy("Deny", method_arn),
+    response(
+        "anonymous".to_owned(),
+        IamPolicyEffect::Deny,
+        method_arn,
         context,
-    }
+    )
 }
 
 #[cfg(test)]
@@ -125,8 +120,11 @@ mod tests {
         serde_json::from_value(raw).unwrap()
     }
 
-    fn effect(response: &AuthorizerResponse) -> &str {
-        response.policy_document.statement[0].effect
+    fn effect(response: &AuthorizerResponse) -> &'static str {
+        match response.policy_document.statement[0].effect {
+            IamPolicyEffect::Allow => "Allow",
+            _ => "Deny",
+        }
     }
 
     fn denial_code(response: &AuthorizerResponse) -> &str {

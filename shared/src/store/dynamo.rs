@@ -472,30 +472,26 @@ impl Store for DynamoStore {
         &self,
         workspace_id: WorkspaceId,
     ) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let mut keys = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(workspace_pk(workspace_id)))
-                .expression_attribute_values(":prefix", s("KEY#"))
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in output.items() {
-                keys.push(key_from_item(workspace_id, item)?);
-            }
-            match output.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => return Ok(keys),
-            }
-        }
+        // Every page: a workspace's keys are few, and the console lists them all at once.
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(workspace_pk(workspace_id)))
+            .expression_attribute_values(":prefix", s("KEY#"))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(unavailable)?;
+        items
+            .iter()
+            .map(|item| key_from_item(workspace_id, item))
+            .collect()
     }
 
     async fn deactivate_api_key(
