@@ -1,8 +1,15 @@
 //! `App`: what a function builds once at cold start (config, store, JWT keys) and hands to its
 //! handler on every request; plus logging setup.
 
-use crate::config::{check_secret, jwt_secret_source, Config, ConfigError, JwtSecretSource};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::{
+    check_secret, jwt_secret_source, AwsEnv, Config, ConfigError, JwtSecretSource,
+};
+use aws_sdk_dynamodb::config::SharedHttpClient;
+
 use crate::jwt::JwtKeys;
+use crate::store::dynamo::{sdk_credentials, sdk_http_client, sdk_timeouts};
 use crate::store::DynamoStore;
 
 pub struct App<S> {
@@ -17,8 +24,10 @@ impl App<DynamoStore> {
     /// Cold start of a function behind the authorizer. It reads no secret, except in local
     /// inline-auth mode, where it verifies tokens itself with `JWT_SECRET` from the environment.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
-        let sdk_config = DynamoStore::sdk_config(&config).await;
+        coldstart_mark("logging");
+        let (config, aws) = (Config::from_env()?, AwsEnv::from_env()?);
+        coldstart_mark("config");
+        let http = sdk_http_client();
         let jwt = if config.local_inline_auth {
             match jwt_secret_source(|name| std::env::var(name).ok())? {
                 JwtSecretSource::Env(secret) => Some(JwtKeys::new(secret.as_bytes(), &config)),
@@ -32,48 +41,78 @@ impl App<DynamoStore> {
         } else {
             None
         };
-        Ok(Self::assemble(config, &sdk_config, jwt).await)
+        Ok(Self::assemble(config, &aws, http, jwt).await)
     }
 
     /// Cold start of a function that signs or verifies tokens in AWS too (register, login, the
     /// authorizer): the secret is read once, here. A separate constructor, so the Secrets
     /// Manager client is linked only into these binaries.
     pub async fn from_env_with_jwt_secret() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
-        let sdk_config = DynamoStore::sdk_config(&config).await;
-        let jwt = load_jwt_keys(&config, &sdk_config).await?;
-        Ok(Self::assemble(config, &sdk_config, Some(jwt)).await)
+        coldstart_mark("logging");
+        let (config, aws) = (Config::from_env()?, AwsEnv::from_env()?);
+        coldstart_mark("config");
+        // One HTTP client (one TLS setup) for Secrets Manager and DynamoDB.
+        let http = sdk_http_client();
+        let secret = match jwt_secret_source(|name| std::env::var(name).ok())? {
+            JwtSecretSource::Env(secret) => secret,
+            JwtSecretSource::SecretsManager(arn) => {
+                read_secret(&config, &aws, http.clone(), &arn).await?
+            }
+        };
+        let jwt = JwtKeys::new(secret.as_bytes(), &config);
+        coldstart_mark("secret");
+        Ok(Self::assemble(config, &aws, http, Some(jwt)).await)
     }
 
     async fn assemble(
         config: Config,
-        sdk_config: &aws_config::SdkConfig,
+        aws: &AwsEnv,
+        http: SharedHttpClient,
         jwt: Option<JwtKeys>,
     ) -> Self {
-        let store = DynamoStore::from_sdk_config(&config, sdk_config);
+        let store = DynamoStore::from_env(&config, aws, http);
+        coldstart_mark("clients");
         store.warm_up().await;
+        coldstart_mark("warm-up");
         Self { store, config, jwt }
     }
 }
 
-async fn load_jwt_keys(
+async fn read_secret(
     config: &Config,
-    sdk_config: &aws_config::SdkConfig,
-) -> Result<JwtKeys, ConfigError> {
-    let secret = match jwt_secret_source(|name| std::env::var(name).ok())? {
-        JwtSecretSource::Env(secret) => secret,
-        JwtSecretSource::SecretsManager(arn) => read_secret(sdk_config, &arn).await?,
-    };
-    Ok(JwtKeys::new(secret.as_bytes(), config))
-}
-
-async fn read_secret(sdk_config: &aws_config::SdkConfig, arn: &str) -> Result<String, ConfigError> {
-    let client = aws_sdk_secretsmanager::Client::new(sdk_config);
+    aws: &AwsEnv,
+    http: SharedHttpClient,
+    arn: &str,
+) -> Result<String, ConfigError> {
+    let (timeouts, retries) = sdk_timeouts(config);
+    let sdk_config = aws_sdk_secretsmanager::Config::builder()
+        .http_client(http)
+        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+        .region(aws_sdk_secretsmanager::config::Region::new(
+            aws.region.clone(),
+        ))
+        .credentials_provider(sdk_credentials(aws))
+        .timeout_config(timeouts)
+        .retry_config(retries)
+        .build();
+    let client = aws_sdk_secretsmanager::Client::from_conf(sdk_config);
     let output = client.get_secret_value().secret_id(arn).send().await.map_err(|err| {
         tracing::error!(error = %aws_sdk_secretsmanager::error::DisplayErrorContext(err), "reading the JWT secret failed");
         ConfigError::SecretUnavailable
     })?;
     check_secret(output.secret_string.ok_or(ConfigError::SecretUnavailable)?)
+}
+
+/// The end of a cold-start phase, for `make bench`'s breakdown (tests/src/bin/coldstart.rs):
+/// with `YEBOLINK_COLDSTART_MARKS` set, one `coldstart-mark PHASE UNIX-MICROS` line on stderr.
+/// Never set in AWS, where it costs one environment lookup per phase.
+pub fn coldstart_mark(phase: &str) {
+    if std::env::var_os("YEBOLINK_COLDSTART_MARKS").is_some() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        eprintln!("coldstart-mark {phase} {}", now.as_micros());
+    }
 }
 
 /// JSON logs (CloudWatch-friendly). `RUST_LOG` is a single level (`error` .. `trace`, default

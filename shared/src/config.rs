@@ -68,6 +68,40 @@ fn number(
     }
 }
 
+/// Region and credentials for the AWS clients, from the environment only. Lambda always sets
+/// `AWS_REGION` and the execution role's `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+/// `AWS_SESSION_TOKEN`, so the SDK's default provider chain (profile files, IMDS, ECS, web
+/// identity through STS) only added work to every cold start and code to every binary
+/// (docs/performance.md, "Cold start").
+#[derive(Clone, Debug)]
+pub struct AwsEnv {
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Unset for long-term keys (local development).
+    pub session_token: Option<String>,
+}
+
+impl AwsEnv {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            get(name)
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        Ok(Self {
+            region: required("AWS_REGION").or_else(|_| required("AWS_DEFAULT_REGION"))?,
+            access_key_id: required("AWS_ACCESS_KEY_ID")?,
+            secret_access_key: required("AWS_SECRET_ACCESS_KEY")?,
+            session_token: get("AWS_SESSION_TOKEN").filter(|v| !v.is_empty()),
+        })
+    }
+}
+
 /// Where the JWT signing secret comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JwtSecretSource {
@@ -151,6 +185,41 @@ mod tests {
         );
         assert!(jwt_secret_source(vars(&[("JWT_SECRET", "too-short")])).is_err());
         assert!(jwt_secret_source(vars(&[])).is_err());
+    }
+
+    #[test]
+    fn aws_credentials_and_region_come_from_the_environment_or_init_fails() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            AwsEnv::from_lookup(move |name| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            })
+        };
+        let lambda = env(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_SESSION_TOKEN", "t"),
+        ])
+        .unwrap();
+        assert_eq!(lambda.region, "eu-west-1");
+        assert_eq!(lambda.session_token.as_deref(), Some("t"));
+        let local = env(&[
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (local.region.as_str(), local.session_token),
+            ("us-east-1", None)
+        );
+        assert!(matches!(
+            env(&[("AWS_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "k")]),
+            Err(ConfigError::Missing("AWS_SECRET_ACCESS_KEY"))
+        ));
     }
 
     #[test]

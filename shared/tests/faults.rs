@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use lambda_http::http::HeaderMap;
 use yebolink_shared::auth::{decide, Credential};
-use yebolink_shared::config::Config;
+use yebolink_shared::config::{AwsEnv, Config};
 use yebolink_shared::error::ApiError;
 use yebolink_shared::keys::ApiKeySecret;
+use yebolink_shared::store::dynamo::sdk_http_client;
 use yebolink_shared::store::{DynamoStore, Store, StoreError};
 use yebolink_shared::timestamp::Timestamp;
 
@@ -23,8 +24,8 @@ async fn store_at(endpoint: &str, timeout_ms: u64) -> DynamoStore {
         Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "faults".into())).unwrap();
     config.dynamodb_endpoint = Some(endpoint.to_owned());
     config.dynamodb_timeout = Duration::from_millis(timeout_ms);
-    let sdk_config = DynamoStore::sdk_config(&config).await;
-    DynamoStore::from_sdk_config(&config, &sdk_config)
+    let aws = AwsEnv::from_env().unwrap();
+    DynamoStore::from_env(&config, &aws, sdk_http_client())
 }
 
 /// A TCP server that accepts connections and never answers.

@@ -2,12 +2,13 @@
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use yebolink_shared::app::{init_logging, App};
+use yebolink_shared::app::{coldstart_mark, init_logging, App};
 
 mod handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
+    coldstart_mark("main");
     init_logging();
     let app = App::from_env_with_jwt_secret().await?;
     run(service_fn(

@@ -3,12 +3,13 @@
 use std::convert::Infallible;
 
 use lambda_http::{run, service_fn, Error};
-use yebolink_shared::app::{init_logging, App};
+use yebolink_shared::app::{coldstart_mark, init_logging, App};
 
 mod handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
+    coldstart_mark("main");
     init_logging();
     let app = App::from_env_with_jwt_secret().await?;
     run(service_fn(|req| async {

@@ -19,12 +19,59 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
 use aws_sdk_dynamodb::error::{BuildError, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 
 use super::*;
-use crate::config::Config;
+use crate::config::{AwsEnv, Config};
+
+/// Timeouts and retries of every AWS client a function makes (DynamoDB, Secrets Manager).
+pub fn sdk_timeouts(config: &Config) -> (TimeoutConfig, RetryConfig) {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(config.dynamodb_timeout.min(Duration::from_secs(1)))
+        .operation_attempt_timeout(config.dynamodb_timeout / 2)
+        .operation_timeout(config.dynamodb_timeout)
+        .build();
+    (timeouts, RetryConfig::standard().with_max_attempts(2))
+}
+
+/// The HTTP client of every AWS client a function makes: rustls with aws-lc (the SDK's default
+/// stack), trusting only the Amazon Trust Services roots that AWS endpoints chain to. The SDK's
+/// default loads every root of the operating system's store instead (on Debian 292 files read
+/// and parsed while the client is built: the largest part of init, docs/performance.md).
+pub fn sdk_http_client() -> SharedHttpClient {
+    let roots = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS);
+    let context = TlsContext::builder().with_trust_store(roots).build();
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::AwsLc,
+    ));
+    match context {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Unreachable with this version (the builder cannot fail): the SDK's default roots.
+        Err(_) => builder.build_https(),
+    }
+}
+
+/// Amazon Root CA 1-4 and Starfield Services Root CA G2 (https://www.amazontrust.com/repository/),
+/// as Mozilla's store (Debian's ca-certificates) has them.
+const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("amazon-trust-services-roots.pem");
+
+/// Static credentials: the SDK needs no provider chain or identity cache refresh for values
+/// that never change during a Lambda environment's life.
+pub fn sdk_credentials(aws: &AwsEnv) -> Credentials {
+    Credentials::new(
+        &aws.access_key_id,
+        &aws.secret_access_key,
+        aws.session_token.clone(),
+        None,
+        "environment",
+    )
+}
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -42,24 +89,18 @@ impl DynamoStore {
         }
     }
 
-    /// The SDK configuration for `config`: region and credentials from the environment, the
-    /// endpoint override for local mode, and timeouts so a hanging database fails fast (503)
-    /// instead of holding the function until its own timeout.
-    pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(config.dynamodb_timeout.min(Duration::from_secs(1)))
-            .operation_attempt_timeout(config.dynamodb_timeout / 2)
-            .operation_timeout(config.dynamodb_timeout)
-            .build();
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
+    /// The client a function builds at cold start: region and credentials from the
+    /// environment (`AwsEnv`), the endpoint override for local mode, and timeouts so a hanging
+    /// database fails fast (503) instead of holding the function until its own timeout.
+    pub fn from_env(config: &Config, aws: &AwsEnv, http: SharedHttpClient) -> Self {
+        let (timeouts, retries) = sdk_timeouts(config);
+        let mut builder = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(http)
+            .region(Region::new(aws.region.clone()))
+            .credentials_provider(sdk_credentials(aws))
             .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(2))
-            .load()
-            .await
-    }
-
-    pub fn from_sdk_config(config: &Config, sdk_config: &aws_config::SdkConfig) -> Self {
-        let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk_config);
+            .retry_config(retries);
         if let Some(endpoint) = &config.dynamodb_endpoint {
             builder = builder.endpoint_url(endpoint);
         }
