@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make dev`: the whole API on http://127.0.0.1:$PORT/api/v1 (default 9000) until Ctrl-C.
+# `make dev`: the whole API on http://127.0.0.1:$PORT/api/v1 (default 9000) and the web console
+# at http://127.0.0.1:$PORT/, until Ctrl-C.
 # Installs the tools if missing (scripts/tools.sh), starts the local DynamoDB (dynoxide) with its
 # data in .data/dev-dynamodb.sqlite, so keys and accounts survive a restart (`make dev-reset`
 # deletes them), then builds and serves the functions under cargo lambda watch.
@@ -40,6 +41,7 @@ yl_start_stack "$PORT" "$WATCH_LOG" ${WATCH_ARGS:-}
 cat <<EOF
 
   YeboLink API ready in $(($(yl_now) - START))s: ${_yl_b}$BASE/api/v1${_yl_0}
+  Web console (same origin): ${_yl_b}$BASE/${_yl_0}
   Local DynamoDB (dynoxide): $DDB_ENDPOINT, table $TABLE, data in .data/ (make dev-reset empties it)
   $YL_CONCURRENCY instances per function. Function output follows; Ctrl-C stops everything.
 

@@ -7,6 +7,9 @@
 #   3. stack       a fresh local DynamoDB with the table, the functions under cargo lambda watch
 #                  (YL_CONCURRENCY instances each, RATE_LIMIT_PER_MINUTE=30)
 #   4. black-box   the black-box crate's tests over HTTP, then the table's integrity
+#   4b. browser    scripts/browser.sh: the web console (console/) through its UI in Debian's
+#                  headless chromium (playwright-core + axe-core, pinned, npm ci) against the
+#                  same stack; screenshots in target/console/
 #   5. fuzz-api    scripts/fuzz.sh against the same data, the functions restarted with a rate
 #                  limit no fuzzer reaches
 #   6. outage      tests/tests/outage.rs phase by phase while the local DynamoDB is paused,
@@ -93,6 +96,15 @@ rc=0; nextest 'package(yebolink-blackbox)' --test-threads 8 || rc=$?
 table_intact || rc=1
 ((rc == 0)) || { yl_warn "black-box failures; the functions' last lines ($WATCH_LOG):"; tail -n 40 "$WATCH_LOG" >&2; }
 layer black-box "$t" "$rc"
+
+# ---------------------------------------------------------------- 4b. browser (issue 14)
+# The web console in a real headless chromium, through its UI alone, against the same stack
+# (it signs up a workspace of its own). TAP output also in browser.log.
+t=$(yl_now); yl_log "layer 4b/7: browser (scripts/browser.sh: the web console in headless chromium) against $BASE"
+rc=0; YEBOLINK_BASE_URL=$BASE bash scripts/browser.sh 2>&1 | tee "$YL_LOGS/browser.log" || rc=${PIPESTATUS[0]}
+((rc == 0)) || yl_warn "browser failures: TAP in $YL_LOGS/browser.log, screenshots in target/console/, the functions' output in $WATCH_LOG"
+layer browser "$t" "$rc"
+# ----------------------------------------------------------------
 
 t=$(yl_now); yl_log "layer 5/7: API fuzzing (scripts/fuzz.sh)"
 yl_stop_session "$WATCH_PID"

@@ -1,0 +1,417 @@
+// YeboLink Keys console: one module, no dependencies. It talks to the API on its own origin
+// with RELATIVE URLs ("api/v1/..."), so it works at "/" locally and under API Gateway's stage
+// prefix ("/prod/") deployed. The DOM is built with textContent only, never from HTML strings.
+
+const SESSION_KEY = "yebolink.console.session";
+const UNUSED_AFTER_MS = 30 * 24 * 60 * 60 * 1000;
+const DOCUMENTED_WARNING = "Save this key securely. It will not be shown again.";
+
+const $ = (id) => document.getElementById(id);
+
+// ------------------------------------------------------------------ session
+// The JWT lives in this tab's sessionStorage (gone when the tab closes; never localStorage or
+// a cookie) and in memory.
+let session = null;
+let expiryTimer = 0;
+
+function loadSession() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+    if (saved && typeof saved.token === "string" && saved.expiresAt > Date.now()) return saved;
+  } catch {
+    // An unreadable entry is no session.
+  }
+  sessionStorage.removeItem(SESSION_KEY);
+  return null;
+}
+
+function startSession(data) {
+  session = {
+    token: data.token,
+    expiresAt: Date.now() + Number(data.expires_in || 0) * 1000,
+    workspace: data.workspace ? data.workspace.name : "",
+    email: data.user ? data.user.email : "",
+  };
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  showKeys();
+}
+
+function endSession(message) {
+  session = null;
+  clearTimeout(expiryTimer);
+  sessionStorage.removeItem(SESSION_KEY);
+  closeSecret();
+  if ($("confirm-dialog").open) $("confirm-dialog").close();
+  $("keys-body").replaceChildren();
+  showLogin(message);
+}
+
+// ------------------------------------------------------------------ API
+class ApiFailure extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+// Calls the API and returns the envelope's data, or throws an ApiFailure whose message is the
+// envelope's (or says in words what went wrong when there is no envelope).
+async function api(method, path, body) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (session) headers.Authorization = `Bearer ${session.token}`;
+  let response;
+  try {
+    response = await fetch(`api/v1/${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiFailure(0, "network", "Could not reach the API. Check your connection and try again.");
+  }
+  let envelope = null;
+  try {
+    envelope = await response.json();
+  } catch {
+    // Not JSON: handled below.
+  }
+  if (response.ok && envelope && envelope.success) return envelope.data;
+  const error = envelope && envelope.error;
+  if (error && typeof error.message === "string") {
+    const retry = response.headers.get("Retry-After");
+    const suffix = retry && !/retry after/i.test(error.message) ? ` Retry after ${retry} seconds.` : "";
+    throw new ApiFailure(response.status, error.code, `${error.message}${suffix}`);
+  }
+  throw new ApiFailure(response.status, "http", `The API answered ${response.status} ${response.statusText || ""}`.trim() + ".");
+}
+
+// A call on a route that needs the session: a 401 ends it and returns to the login screen.
+async function authed(method, path, body) {
+  try {
+    return await api(method, path, body);
+  } catch (err) {
+    if (err instanceof ApiFailure && err.status === 401) {
+      endSession(`Your session has ended (${err.message}). Log in again.`);
+    }
+    throw err;
+  }
+}
+
+// ------------------------------------------------------------------ screens
+function showOnly(id) {
+  for (const screen of ["login-screen", "signup-screen", "keys-screen"]) $(screen).hidden = screen !== id;
+}
+
+function notice(message) {
+  $("notice").textContent = message || "";
+  $("notice").hidden = !message;
+}
+
+function showError(id, err) {
+  const el = $(id);
+  if (!err) {
+    el.hidden = true;
+    el.textContent = "";
+    return;
+  }
+  el.textContent = err instanceof ApiFailure && err.code && !["network", "http"].includes(err.code)
+    ? `${err.message} (${err.code})`
+    : err.message || String(err);
+  el.hidden = false;
+}
+
+function showLogin(message) {
+  $("who").hidden = true;
+  showOnly("login-screen");
+  notice(message);
+  document.title = "Log in - YeboLink Keys console";
+  $("login-email").focus();
+}
+
+function showSignup() {
+  notice("");
+  showOnly("signup-screen");
+  document.title = "Sign up - YeboLink Keys console";
+  $("signup-workspace").focus();
+}
+
+function showKeys() {
+  notice("");
+  $("who-workspace").textContent = session.workspace;
+  $("who-email").textContent = session.email;
+  $("who").hidden = false;
+  showOnly("keys-screen");
+  document.title = "API keys - YeboLink Keys console";
+  clearTimeout(expiryTimer);
+  // setTimeout's delay is a 32-bit number of milliseconds.
+  expiryTimer = setTimeout(() => endSession("Your session has expired. Log in again."),
+    Math.min(session.expiresAt - Date.now(), 2 ** 31 - 1));
+  $("key-name").focus();
+  refreshKeys();
+}
+
+// Disables a form's controls while its request runs, so a double click sends one request.
+async function busy(form, work) {
+  const controls = [...form.elements];
+  controls.forEach((c) => { c.disabled = true; });
+  form.setAttribute("aria-busy", "true");
+  try {
+    await work();
+  } finally {
+    controls.forEach((c) => { c.disabled = false; });
+    form.removeAttribute("aria-busy");
+  }
+}
+
+// ------------------------------------------------------------------ auth forms
+async function onLogin(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  showError("login-error", null);
+  const email = $("login-email").value.trim();
+  const password = $("login-password").value;
+  if (!email || !password) {
+    showError("login-error", new Error("Enter your email and password."));
+    return;
+  }
+  await busy(form, async () => {
+    try {
+      const data = await api("POST", "auth/login", { email, password });
+      form.reset();
+      startSession(data);
+    } catch (err) {
+      showError("login-error", err);
+    }
+  });
+}
+
+async function onSignup(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  showError("signup-error", null);
+  const body = {
+    workspace_name: $("signup-workspace").value.trim(),
+    email: $("signup-email").value.trim(),
+    password: $("signup-password").value,
+  };
+  if (!body.workspace_name || !body.email || !body.password) {
+    showError("signup-error", new Error("Enter a workspace name, an email and a password."));
+    return;
+  }
+  await busy(form, async () => {
+    try {
+      const data = await api("POST", "auth/register", body);
+      form.reset();
+      startSession(data);
+    } catch (err) {
+      showError("signup-error", err);
+    }
+  });
+}
+
+// ------------------------------------------------------------------ key list
+const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+const exact = new Intl.DateTimeFormat("en", {
+  year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  hourCycle: "h23", timeZone: "UTC", timeZoneName: "short",
+});
+const day = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeZone: "UTC" });
+
+function ago(date) {
+  const seconds = Math.round((date.getTime() - Date.now()) / 1000);
+  for (const [unit, size] of [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60]]) {
+    if (Math.abs(seconds) >= size) return relative.format(Math.round(seconds / size), unit);
+  }
+  return Math.abs(seconds) < 10 ? "just now" : relative.format(seconds, "second");
+}
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  Object.assign(node, props);
+  node.append(...children);
+  return node;
+}
+
+function timeCell(iso, text) {
+  const date = new Date(iso);
+  return el("time", { dateTime: iso, title: exact.format(date), textContent: text(date) });
+}
+
+function keyRow(key) {
+  const lastUsed = key.last_used_at ? new Date(key.last_used_at) : null;
+  const unused = key.is_active && (!lastUsed || Date.now() - lastUsed.getTime() > UNUSED_AFTER_MS);
+
+  const name = el("td", {}, el("span", { className: "name", textContent: key.name }));
+  if (unused) {
+    name.append(" ", el("span", {
+      className: "badge unused",
+      textContent: lastUsed ? "unused: not in 30 days" : "unused: never used",
+    }));
+  }
+  const status = el("span", {
+    className: `badge ${key.is_active ? "active" : "inactive"}`,
+    textContent: key.is_active ? "Active" : "Deactivated",
+  });
+  const used = lastUsed ? timeCell(key.last_used_at, ago) : el("span", { className: "muted", textContent: "Never" });
+  const actions = el("td", { className: "actions-cell" });
+  if (key.is_active) {
+    const button = el("button", { type: "button", className: "danger small", textContent: "Deactivate" });
+    button.setAttribute("aria-label", `Deactivate ${key.name}`);
+    button.addEventListener("click", () => confirmDeactivate(key, button));
+    actions.append(button);
+  }
+  const row = el("tr", {},
+    name,
+    el("td", {}, el("code", { textContent: key.key_prefix })),
+    el("td", {}, ...key.scopes.flatMap((s, i) => (i ? [" ", el("code", { textContent: s })] : [el("code", { textContent: s })]))),
+    el("td", {}, status),
+    el("td", { className: "last-used" }, used),
+    el("td", {}, timeCell(key.created_at, (d) => day.format(d))),
+    el("td", { className: "muted", textContent: "Never" }),
+    actions);
+  row.dataset.keyId = key.id;
+  if (!key.is_active) row.className = "inactive";
+  return row;
+}
+
+let listing = 0;
+async function refreshKeys() {
+  const mine = ++listing;
+  showError("list-error", null);
+  $("refresh").disabled = true;
+  try {
+    const data = await authed("GET", "api-keys");
+    if (mine !== listing || !session) return; // a newer refresh or a sign-out won
+    const keys = data.api_keys || [];
+    $("keys-body").replaceChildren(...keys.map(keyRow));
+    $("keys-table").hidden = keys.length === 0;
+    $("list-empty").hidden = keys.length !== 0;
+  } catch (err) {
+    if (session) showError("list-error", err);
+  } finally {
+    $("refresh").disabled = false;
+  }
+}
+
+// ------------------------------------------------------------------ create + show once
+let secret = null; // the new key, only while its dialog is open
+
+async function onCreate(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  showError("create-error", null);
+  const name = $("key-name").value.trim();
+  const scopes = [...form.querySelectorAll("input[name=scope]:checked")].map((c) => c.value);
+  if (!name) {
+    showError("create-error", new Error("Give the key a name (1 to 100 characters)."));
+    $("key-name").focus();
+    return;
+  }
+  if (scopes.length === 0) {
+    showError("create-error", new Error("Choose at least one scope."));
+    return;
+  }
+  await busy(form, async () => {
+    try {
+      const data = await authed("POST", "api-keys", { name, scopes });
+      form.reset(); // the next key starts from the defaults again: no name, both scopes
+      openSecret(data);
+      refreshKeys();
+    } catch (err) {
+      if (session) showError("create-error", err);
+    }
+  });
+}
+
+function openSecret(data) {
+  secret = data.key;
+  $("secret-title").textContent = `Save your new API key "${data.name}"`;
+  $("secret-warning").textContent = data.warning || DOCUMENTED_WARNING;
+  $("secret-value").value = secret;
+  $("secret-copied").textContent = "";
+  $("secret-dialog").showModal();
+  $("secret-value").select();
+}
+
+// Whatever closes the dialog (the button, Escape, a sign-out), the key leaves the page.
+function closeSecret() {
+  secret = null;
+  $("secret-value").value = "";
+  $("secret-value").defaultValue = "";
+  $("secret-copied").textContent = "";
+  if ($("secret-dialog").open) $("secret-dialog").close();
+}
+
+async function onCopy() {
+  if (!secret) return;
+  try {
+    await navigator.clipboard.writeText(secret);
+    $("secret-copied").textContent = "Copied to the clipboard.";
+  } catch {
+    // No clipboard permission: select the text so Ctrl+C copies it.
+    $("secret-value").select();
+    $("secret-copied").textContent = "Could not copy automatically: the key is selected, press Ctrl+C (Cmd+C).";
+  }
+}
+
+// ------------------------------------------------------------------ deactivate
+let pending = null;
+
+function confirmDeactivate(key, opener) {
+  pending = { key, opener };
+  $("confirm-title").textContent = `Deactivate "${key.name}"?`;
+  $("confirm-text").textContent = `Programs using ${key.name} (${key.key_prefix}) will be refused from their next request. A deactivated key cannot be reactivated.`;
+  showError("confirm-error", null);
+  $("confirm-dialog").showModal();
+  $("confirm-cancel").focus();
+}
+
+async function onConfirm() {
+  if (!pending) return;
+  const { key } = pending;
+  const ok = $("confirm-ok");
+  ok.disabled = true;
+  try {
+    await authed("DELETE", `api-keys/${encodeURIComponent(key.id)}`);
+    pending = null;
+    $("confirm-dialog").close();
+    notice(`${key.name} was deactivated.`);
+    await refreshKeys();
+    $("refresh").focus();
+  } catch (err) {
+    if (session) showError("confirm-error", err);
+  } finally {
+    ok.disabled = false;
+  }
+}
+
+// ------------------------------------------------------------------ wiring
+function start() {
+  $("login-form").addEventListener("submit", onLogin);
+  $("signup-form").addEventListener("submit", onSignup);
+  $("to-signup").addEventListener("click", showSignup);
+  $("to-login").addEventListener("click", () => showLogin(""));
+  $("sign-out").addEventListener("click", () => endSession("You have signed out."));
+  $("create-form").addEventListener("submit", onCreate);
+  $("refresh").addEventListener("click", refreshKeys);
+  $("secret-copy").addEventListener("click", onCopy);
+  $("secret-done").addEventListener("click", closeSecret);
+  $("secret-dialog").addEventListener("close", closeSecret);
+  $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close());
+  $("confirm-dialog").addEventListener("close", () => {
+    const opener = pending && pending.opener;
+    pending = null;
+    if (opener && opener.isConnected) opener.focus();
+  });
+  $("confirm-ok").addEventListener("click", onConfirm);
+
+  session = loadSession();
+  if (session) showKeys();
+  else if (location.hash === "#signup") showSignup();
+}
+
+start();
