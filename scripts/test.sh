@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every layer, against processes this script starts and always stops. Each run
 # starts from empty databases. Logs: target/yebolink-logs/. Exits non-zero if any layer failed.
-#   1. tools       scripts/tools.sh (cargo-lambda, dynoxide)
+#   1. build       scripts/tools.sh (cargo-lambda, dynoxide) beside the workspace's test build
 #   2. unit+integ  every test but the black-box crate's; the DynamoDB tests (store conformance,
 #                  op counts, faults) against a local DynamoDB of their own
 #   3. stack       a fresh local DynamoDB with the table, the functions under cargo lambda watch
@@ -59,11 +59,16 @@ nextest() { # nextest FILTERSET [ARGS...] : the workspace's tests that match, re
   return "${PIPESTATUS[0]}"
 }
 
-t=$(yl_now); yl_log "layer 1/7: tools"
+t=$(yl_now); yl_log "layer 1/7: tools, with the test build beside them"
 yl_need_cmd cargo-nextest "Install it: cargo install cargo-nextest --locked (https://nexte.st)."
-scripts/tools.sh
 yl_use_tools
-layer tools "$t" 0
+# Two compilers at once keep both cores busy where one alone has a serial stretch (linking, the
+# SDK's largest crates): on a fresh clone the two finish sooner than one after the other.
+scripts/tools.sh &
+tools=$!
+cargo nextest run --workspace --no-run || { kill "$tools" 2>/dev/null; yl_die "the test build failed"; }
+wait "$tools" || yl_die "scripts/tools.sh failed"
+layer build "$t" 0
 mkdir -p "$YL_LOGS"; : >"$RESULTS_LOG"
 # Never talk to a real AWS account from tests, whatever the developer's shell has.
 yl_export_local_env "" && unset DYNAMODB_ENDPOINT

@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 type Item = HashMap<String, AttributeValue>;
@@ -126,15 +127,13 @@ fn check(items: &[Item]) -> (String, Vec<String>) {
 async fn table_has_no_partial_records() {
     let endpoint = std::env::var("YEBOLINK_DYNAMODB_ENDPOINT").expect("YEBOLINK_DYNAMODB_ENDPOINT");
     let table = std::env::var("YEBOLINK_TABLE").expect("YEBOLINK_TABLE");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
         .endpoint_url(&endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "local", "local", None, None, "local",
-        ))
-        .load()
-        .await;
-    let items: Vec<Item> = aws_sdk_dynamodb::Client::new(&config)
+        .credentials_provider(Credentials::new("local", "local", None, None, "integrity"))
+        .build();
+    let items: Vec<Item> = aws_sdk_dynamodb::Client::from_conf(config)
         .scan()
         .table_name(&table)
         .consistent_read(true)
