@@ -200,7 +200,7 @@ mod tests {
         let subscriber = subscriber(tracing::level_filters::LevelFilter::TRACE, move || {
             writer.clone()
         });
-        let key = "ybk_0123456789abcdef0123456789abcdef01234567deadbeef";
+        let key = "ybk_1234567890abcdef1234567890abcdef12345678deadbeef"; // a test fixture, not a key
         tracing::subscriber::with_default(subscriber, || {
             tracing::trace!(
                 target: "lambda_runtime::layers::api_response",
