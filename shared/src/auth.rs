@@ -63,7 +63,7 @@ impl Credential {
         let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
         if under("/api/v1/messages") {
             Some(Credential::ApiKey)
-        } else if under("/api/v1/api-keys") {
+        } else if under("/api/v1/api-keys") || under("/api/v1/audit-events") {
             Some(Credential::UserToken)
         } else {
             None

@@ -1,5 +1,6 @@
-//! Pagination cursors for `GET /api/v1/messages`. A cursor names the last message of a page and
-//! the workspace it was issued to (base64url of `<workspace id>:<message id>`, no padding). It
+//! Pagination cursors for `GET /api/v1/messages` and `GET /api/v1/audit-events`. A cursor names
+//! the last item of a page and the workspace it was issued to (base64url of
+//! `<workspace id>:<item id>`, no padding). It
 //! is bound, not secret: a cursor presented by another workspace, or edited into anything but
 //! a well-formed one of the caller's own workspace, is refused with a 400 naming `cursor`; and
 //! an edited cursor of one's own workspace can only move within that workspace's messages, since
@@ -9,17 +10,20 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use crate::error::ApiError;
-use crate::ids::{MessageId, WorkspaceId};
+use std::fmt::Display;
+use std::str::FromStr;
+
+use crate::ids::WorkspaceId;
 
 /// The cursor that continues a listing of `workspace_id` after `last`.
-pub fn encode_cursor(workspace_id: WorkspaceId, last: MessageId) -> String {
+pub fn encode_cursor(workspace_id: WorkspaceId, last: impl Display) -> String {
     URL_SAFE_NO_PAD.encode(format!("{workspace_id}:{last}"))
 }
 
-/// The message id a cursor continues after, if the cursor was issued to `workspace_id`.
+/// The id a cursor continues after, if the cursor was issued to `workspace_id`.
 /// Anything else (other workspace, bad base64, not UTF-8, no separator, non-canonical ids) is a
 /// `validation_error` on `cursor`. Never panics.
-pub fn decode_cursor(cursor: &str, workspace_id: WorkspaceId) -> Result<MessageId, ApiError> {
+pub fn decode_cursor<I: FromStr>(cursor: &str, workspace_id: WorkspaceId) -> Result<I, ApiError> {
     let invalid = || {
         ApiError::field(
             "cursor",
@@ -38,19 +42,20 @@ pub fn decode_cursor(cursor: &str, workspace_id: WorkspaceId) -> Result<MessageI
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::MessageId;
 
     #[test]
     fn a_cursor_decodes_only_for_its_own_workspace() {
         let (ws, id) = (WorkspaceId::new(), MessageId::new());
         let cursor = encode_cursor(ws, id);
         assert_eq!(decode_cursor(&cursor, ws), Ok(id));
-        assert!(decode_cursor(&cursor, WorkspaceId::new()).is_err());
+        assert!(decode_cursor::<MessageId>(&cursor, WorkspaceId::new()).is_err());
     }
 
     #[test]
     fn garbage_is_a_validation_error_on_cursor() {
         for raw in ["", "!!!", "bm9wZQ", "eyJmb28iOiJiYXIifQ"] {
-            let err = decode_cursor(raw, WorkspaceId::new()).unwrap_err();
+            let err = decode_cursor::<MessageId>(raw, WorkspaceId::new()).unwrap_err();
             assert_eq!(err.code(), "validation_error");
             assert!(err.to_string().starts_with("cursor:"), "{err}");
         }

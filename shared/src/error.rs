@@ -25,6 +25,8 @@ pub enum ApiError {
     EmailTaken,
     #[error("This workspace already has the maximum number of active API keys ({limit}); deactivate one first")]
     KeyLimitReached { limit: u64 },
+    #[error("Only an active key that has not been rotated yet can be rotated")]
+    KeyNotRotatable,
     #[error("Request body exceeds 64 KiB")]
     PayloadTooLarge,
     #[error("Idempotency-Key was already used with a different request body")]
@@ -54,7 +56,9 @@ impl ApiError {
             }
             ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::EmailTaken | ApiError::KeyLimitReached { .. } => StatusCode::CONFLICT,
+            ApiError::EmailTaken | ApiError::KeyLimitReached { .. } | ApiError::KeyNotRotatable => {
+                StatusCode::CONFLICT
+            }
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } | ApiError::TooManyLoginAttempts { .. } => {
@@ -77,6 +81,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::EmailTaken => "email_taken",
             ApiError::KeyLimitReached { .. } => "key_limit_reached",
+            ApiError::KeyNotRotatable => "key_not_rotatable",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::IdempotencyConflict => "idempotency_conflict",
             ApiError::RateLimited { .. } => "rate_limited",

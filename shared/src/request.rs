@@ -128,6 +128,22 @@ pub fn path_id<T: FromStr>(req: &Request, name: &str) -> Result<T, ApiError> {
         .ok_or(ApiError::NotFound)
 }
 
+/// Items per page of a listing when `limit` is not given, and the most it may ask for.
+pub const DEFAULT_PAGE_LIMIT: usize = 20;
+pub const MAX_PAGE_LIMIT: usize = 100;
+
+/// The `limit` query parameter of a listing: 1 to 100, default 20.
+pub fn page_limit(req: &Request) -> Result<usize, ApiError> {
+    match query_param(req, "limit") {
+        None => Ok(DEFAULT_PAGE_LIMIT),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::field("limit", "must be a whole number from 1 to 100")),
+    }
+}
+
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
     req.query_string_parameters().first(name).map(str::to_owned)
 }

@@ -561,7 +561,7 @@ proptest! {
     #[test]
     fn cursor_of_one_workspace_is_refused_by_any_other(ws in workspace_id(), other in workspace_id(), id in message_id()) {
         prop_assume!(ws != other);
-        let err = decode_cursor(&encode_cursor(ws, id), other).unwrap_err();
+        let err = decode_cursor::<MessageId>(&encode_cursor(ws, id), other).unwrap_err();
         prop_assert_eq!(err.code(), "validation_error");
         prop_assert!(err.to_string().starts_with("cursor:"));
     }
@@ -572,7 +572,7 @@ proptest! {
         "[A-Za-z0-9_-]{0,120}",
         (any::<Vec<u8>>()).prop_map(|b| URL_SAFE_NO_PAD.encode(b)),
     ], ws in workspace_id()) {
-        if let Err(err) = decode_cursor(&raw, ws) {
+        if let Err(err) = decode_cursor::<MessageId>(&raw, ws) {
             prop_assert_eq!(err.code(), "validation_error");
         }
     }
@@ -594,7 +594,7 @@ proptest! {
         prop_assume!(bytes[at] != replacement);
         bytes[at] = replacement;
         let edited = String::from_utf8(bytes).unwrap();
-        prop_assert!(decode_cursor(&edited, other).is_err());
+        prop_assert!(decode_cursor::<MessageId>(&edited, other).is_err());
         if let Ok(decoded) = decode_cursor(&edited, ws) {
             // Accepted only because it still says `ws`; it names a message id of that workspace's
             // key space, and the listing query is scoped to `ws` anyway.

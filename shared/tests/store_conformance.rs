@@ -9,13 +9,14 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
 use yebolink_shared::account::{DisplayName, Email};
+use yebolink_shared::audit::{AuditEventType, Target};
 use yebolink_shared::ids::{KeyId, MessageId, UserId, WorkspaceId};
 use yebolink_shared::keys::ApiKeySecret;
 use yebolink_shared::message::Channel;
 use yebolink_shared::scopes::Scopes;
 use yebolink_shared::store::table::create_table;
 use yebolink_shared::store::*;
-use yebolink_shared::testing::{created_event, deactivated_event, registered_event};
+use yebolink_shared::testing::{created_event, deactivated_event, event, registered_event};
 use yebolink_shared::timestamp::Timestamp;
 
 fn dynamo_client() -> aws_sdk_dynamodb::Client {
@@ -488,6 +489,211 @@ async fn a_workspace_holds_at_most_its_cap_of_active_keys<S: Store + 'static>(st
     );
 }
 
+/// The rotation the rotate handler would ask for: `old` replaced, working `overlap` more seconds.
+fn rotation(old: &ApiKeyRecord, overlap: i64) -> (ApiKeySecret, Rotation) {
+    let (secret, mut new) = new_key(old.workspace_id);
+    new.rotated_from = Some(old.id);
+    let now = Timestamp::now();
+    let rotation = Rotation {
+        old: old.clone(),
+        old_expires_at: now.plus_seconds(overlap),
+        new,
+        event: event(AuditEventType::ApiKeyRotated, Target::api_key(old)),
+    };
+    (secret, rotation)
+}
+
+async fn a_rotation_hands_over_the_key_once_with_its_overlap_and_event<S: Store>(store: &S) {
+    let workspace = WorkspaceId::new();
+    let (old_secret, old) = new_key(workspace);
+    store
+        .create_api_key(&old, 1, &created_event(&old))
+        .await
+        .unwrap();
+    let (new_secret, rotation) = rotation(&old, 60);
+    assert_eq!(
+        store.rotate_api_key(&rotation).await.unwrap(),
+        Rotated::Rotated
+    );
+    // Both keys are found; the old one carries the overlap's end on its lookup item, so the
+    // authorizer's one read sees it.
+    let old_lookup = store
+        .find_key_by_hash(&old_secret.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old_lookup.expires_at, Some(rotation.old_expires_at));
+    let now = Timestamp::now();
+    assert_eq!(old_lookup.status(now), KeyStatus::Active);
+    assert_eq!(
+        old_lookup.status(rotation.old_expires_at),
+        KeyStatus::Expired
+    );
+    let new_lookup = store
+        .find_key_by_hash(&new_secret.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(new_lookup.key_id, rotation.new.id);
+    assert_eq!(new_lookup.status(now), KeyStatus::Active);
+
+    let stored_old = store.get_api_key(workspace, old.id).await.unwrap().unwrap();
+    assert_eq!(stored_old.replaced_by, Some(rotation.new.id));
+    let stored_new = store
+        .get_api_key(workspace, rotation.new.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored_new.rotated_from, Some(old.id));
+
+    // A second rotation of the same key is refused and writes nothing.
+    let (_, again) = self::rotation(&old, 60);
+    assert_eq!(
+        store.rotate_api_key(&again).await.unwrap(),
+        Rotated::NotRotatable
+    );
+    assert_eq!(store.list_api_keys(workspace).await.unwrap().len(), 2);
+
+    // The new key took the old key's slot (cap 1): deactivating the replaced key frees
+    // nothing, deactivating the new one frees the one slot.
+    store
+        .deactivate_api_key(workspace, old.id, deactivated_event)
+        .await
+        .unwrap();
+    let (_, third) = new_key(workspace);
+    assert_eq!(
+        store
+            .create_api_key(&third, 1, &created_event(&third))
+            .await
+            .unwrap(),
+        KeyCreated::LimitReached
+    );
+    store
+        .deactivate_api_key(workspace, rotation.new.id, deactivated_event)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .create_api_key(&third, 1, &created_event(&third))
+            .await
+            .unwrap(),
+        KeyCreated::Created
+    );
+
+    let trail = store
+        .list_audit_events(workspace, 100, None, None)
+        .await
+        .unwrap();
+    let types: Vec<&str> = trail.events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "api_key.created",
+            "api_key.deactivated",
+            "api_key.deactivated",
+            "api_key.rotated",
+            "api_key.created"
+        ]
+    );
+}
+
+async fn deactivated_or_expired_keys_are_not_rotatable<S: Store>(store: &S) {
+    let workspace = WorkspaceId::new();
+    let (_, key) = new_key(workspace);
+    store
+        .create_api_key(&key, u64::MAX, &created_event(&key))
+        .await
+        .unwrap();
+    store
+        .deactivate_api_key(workspace, key.id, deactivated_event)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.rotate_api_key(&rotation(&key, 60).1).await.unwrap(),
+        Rotated::NotRotatable
+    );
+
+    let (_, mut expired) = new_key(workspace);
+    expired.expires_at = Some(Timestamp::now().plus_seconds(-1));
+    store
+        .create_api_key(&expired, u64::MAX, &created_event(&expired))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .rotate_api_key(&rotation(&expired, 60).1)
+            .await
+            .unwrap(),
+        Rotated::NotRotatable
+    );
+    let listed = store.list_api_keys(workspace).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|k| k.replaced_by.is_none()));
+}
+
+async fn the_audit_trail_pages_newest_first_filters_by_type_and_stays_in_its_workspace<S: Store>(
+    store: &S,
+) {
+    let workspace = WorkspaceId::new();
+    let mut written = Vec::new();
+    for i in 0..7 {
+        let event_type = if i % 3 == 0 {
+            AuditEventType::UserLoginFailed
+        } else {
+            AuditEventType::UserLoginSucceeded
+        };
+        let e = event(event_type, Target::User { id: UserId::new() });
+        store.record_audit_event(workspace, &e).await.unwrap();
+        written.push(e);
+    }
+    store
+        .record_audit_event(
+            WorkspaceId::new(),
+            &event(
+                AuditEventType::UserLoginFailed,
+                Target::User { id: UserId::new() },
+            ),
+        )
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_audit_events(workspace, 3, after, None)
+            .await
+            .unwrap();
+        seen.extend(page.events.iter().cloned());
+        match page.continue_after {
+            Some(last) => after = Some(last),
+            None => break,
+        }
+    }
+    let newest_first: Vec<_> = written.iter().rev().cloned().collect();
+    assert_eq!(seen, newest_first);
+
+    let mut failed = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_audit_events(workspace, 2, after, Some(AuditEventType::UserLoginFailed))
+            .await
+            .unwrap();
+        failed.extend(page.events.iter().map(|e| e.id));
+        match page.continue_after {
+            Some(last) => after = Some(last),
+            None => break,
+        }
+    }
+    let expected: Vec<_> = newest_first
+        .iter()
+        .filter(|e| e.event_type == AuditEventType::UserLoginFailed)
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(failed, expected);
+}
+
 macro_rules! conformance {
     ($($name:ident),* ; $($shared:ident),*) => {
         mod memory {
@@ -511,7 +717,10 @@ conformance!(
     a_deactivated_key_records_no_use,
     an_idempotency_key_replays_its_first_record_until_it_expires,
     messages_page_newest_first_within_their_workspace,
-    counters_are_separate_per_name_and_window_and_can_be_taken_back;
+    counters_are_separate_per_name_and_window_and_can_be_taken_back,
+    a_rotation_hands_over_the_key_once_with_its_overlap_and_event,
+    deactivated_or_expired_keys_are_not_rotatable,
+    the_audit_trail_pages_newest_first_filters_by_type_and_stays_in_its_workspace;
     concurrent_requests_are_counted_exactly,
     concurrently_created_keys_are_all_unique_and_listed,
     a_workspace_holds_at_most_its_cap_of_active_keys

@@ -84,8 +84,9 @@ async fn create_api_key<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yebolink_shared::auth::Principal;
+    use yebolink_shared::auth::{verify_api_key, Principal};
     use yebolink_shared::keys::ApiKeySecret;
+    use yebolink_shared::store::KeyStatus;
     use yebolink_shared::testing::{
         app, assert_error, authorized, body_json, deactivated_event, key_caller, request, user,
     };
@@ -194,5 +195,93 @@ mod tests {
             .unwrap();
         let reply = handle(&app, authorized(create(json!({"name": "k"})), &owner)).await;
         assert_eq!(reply.status(), 201);
+    }
+
+    #[tokio::test]
+    async fn a_key_created_with_expires_at_works_until_then_and_is_refused_from_then_on() {
+        let app = app();
+        let owner = user();
+        let expiry = Timestamp::now().plus_seconds(3600);
+        let response = handle(
+            &app,
+            authorized(
+                create(json!({"name": "ci", "expires_at": expiry.rfc3339()})),
+                &Principal::User(owner.clone()),
+            ),
+        )
+        .await;
+        assert_eq!(response.status(), 201);
+        let data = &body_json(&response)["data"];
+        assert_eq!(data["expires_at"], expiry.rfc3339());
+        assert_eq!(data["status"], "active");
+        let key = data["key"].as_str().unwrap();
+        let at = |t: Timestamp| verify_api_key(&app.store, key, t);
+        assert!(at(expiry.plus_seconds(-1)).await.is_ok());
+        assert_eq!(at(expiry).await.err(), Some(ApiError::InvalidApiKey));
+        let stored = &app.store.list_api_keys(owner.workspace_id).await.unwrap()[0];
+        assert_eq!(stored.status(expiry), KeyStatus::Expired);
+        assert_eq!(views::api_key(stored, expiry)["is_active"], false);
+    }
+
+    #[tokio::test]
+    async fn an_expiry_too_soon_too_late_or_not_rfc3339_is_refused_naming_the_field() {
+        let app = app();
+        let owner = user();
+        let now = Timestamp::now();
+        for expires_at in [
+            json!(now.plus_seconds(30).rfc3339()),
+            json!(now.plus_seconds(-3600).rfc3339()),
+            json!(now.plus_seconds(3 * 365 * 86_400).rfc3339()),
+            json!("tomorrow"),
+            json!(1_900_000_000),
+        ] {
+            let response = handle(
+                &app,
+                authorized(
+                    create(json!({"name": "k", "expires_at": expires_at})),
+                    &Principal::User(owner.clone()),
+                ),
+            )
+            .await;
+            assert_error(&response, 400, "validation_error");
+            let message = body_json(&response)["error"]["message"].clone();
+            assert!(
+                message.as_str().unwrap().starts_with("expires_at"),
+                "{message}"
+            );
+        }
+        assert!(app
+            .store
+            .list_api_keys(owner.workspace_id)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn creating_a_key_records_an_event_naming_the_key_and_the_owner() {
+        let app = app();
+        let owner = user();
+        let response = handle(
+            &app,
+            authorized(
+                create(json!({"name": "ci"})),
+                &Principal::User(owner.clone()),
+            ),
+        )
+        .await;
+        let id = body_json(&response)["data"]["id"].clone();
+        let page = app
+            .store
+            .list_audit_events(owner.workspace_id, 10, None, None)
+            .await
+            .unwrap();
+        let shown = serde_json::to_value(&page.events).unwrap();
+        assert_eq!(shown[0]["type"], "api_key.created");
+        assert_eq!(shown[0]["target"]["id"], id);
+        assert_eq!(
+            shown[0]["actor"],
+            json!({"type": "user", "id": owner.user_id})
+        );
     }
 }

@@ -8,14 +8,11 @@ use serde_json::{json, Value};
 use yebolink_shared::auth::KeyCaller;
 use yebolink_shared::cursor::{decode_cursor, encode_cursor};
 use yebolink_shared::ratelimit::admit;
-use yebolink_shared::request::query_param;
+use yebolink_shared::request::{page_limit, query_param};
 use yebolink_shared::response::respond;
 use yebolink_shared::scopes::Scope;
 use yebolink_shared::store::Store;
 use yebolink_shared::{views, ApiError, App};
-
-pub const DEFAULT_LIMIT: usize = 20;
-pub const MAX_LIMIT: usize = 100;
 
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     let (key, quota) = match admit(app, &req, Scope::ReadMessages).await {
@@ -30,7 +27,7 @@ async fn list_messages<S: Store>(
     req: &Request,
     key: &KeyCaller,
 ) -> Result<(StatusCode, Value), ApiError> {
-    let limit = parse_limit(query_param(req, "limit").as_deref())?;
+    let limit = page_limit(req)?;
     let after = query_param(req, "cursor")
         .map(|cursor| decode_cursor(&cursor, key.workspace_id))
         .transpose()?;
@@ -47,17 +44,6 @@ async fn list_messages<S: Store>(
         StatusCode::OK,
         json!({ "messages": messages, "next_cursor": next_cursor }),
     ))
-}
-
-fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
-    match raw {
-        None => Ok(DEFAULT_LIMIT),
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::field("limit", "must be a whole number from 1 to 100")),
-    }
 }
 
 #[cfg(test)]

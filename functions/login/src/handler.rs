@@ -351,4 +351,58 @@ mod tests {
         .await;
         assert_eq!(other.status(), 200);
     }
+
+    async fn trail(app: &App<MemoryStore>, email: &str) -> Vec<String> {
+        let user = app
+            .store
+            .find_credentials(&Email::parse(email).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let page = app
+            .store
+            .list_audit_events(user.workspace_id, 100, None, None)
+            .await
+            .unwrap();
+        page.events
+            .iter()
+            .map(|e| e.event_type.as_str().to_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn logins_and_failed_logins_of_a_known_email_are_in_its_workspaces_trail() {
+        let app = with_owner("owner@acme.io", "correct horse battery").await;
+        handle(&app, login_request("owner@acme.io", "wrong password!!")).await;
+        handle(
+            &app,
+            login_request("owner@acme.io", "correct horse battery"),
+        )
+        .await;
+        handle(&app, login_request("nobody@acme.io", "wrong password!!")).await;
+        assert_eq!(
+            trail(&app, "owner@acme.io").await,
+            [
+                "user.login_succeeded",
+                "user.login_failed",
+                "user.registered"
+            ]
+        );
+        let page = app
+            .store
+            .list_audit_events(
+                app.store
+                    .find_credentials(&Email::parse("owner@acme.io").unwrap())
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .workspace_id,
+                1,
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.events[0].source_ip.as_deref(), Some("192.0.2.1"));
+    }
 }

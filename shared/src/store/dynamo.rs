@@ -501,8 +501,10 @@ fn audit_item(workspace_id: WorkspaceId, event: &AuditEvent) -> Result<Item, Sto
 }
 
 fn audit_from_item(item: &Item) -> Result<AuditEvent, StoreError> {
-    serde_json::from_str(&read_s(item, "event")?)
-        .map_err(|_| StoreError::Corrupt("attribute event does not parse".into()))
+    let mut event: AuditEvent = serde_json::from_str(&read_s(item, "event")?)
+        .map_err(|_| StoreError::Corrupt("attribute event does not parse".into()))?;
+    event.retain_until = read_time(item, "expires_at")?;
+    Ok(event)
 }
 
 fn key_item(key: &ApiKeyRecord) -> Item {
