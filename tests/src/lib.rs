@@ -414,6 +414,37 @@ impl TestApi {
         .await
     }
 
+    /// `POST /api/v1/api-keys/{id}/rotate`, with a JSON body when given.
+    pub async fn rotate_key(&self, token: &str, id: &str, body: Option<&Value>) -> Reply {
+        let mut request = self
+            .request(Method::POST, &format!("/api/v1/api-keys/{id}/rotate"))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.send(request).await
+    }
+
+    /// `GET /api/v1/audit-events` with query pairs.
+    pub async fn audit_events(&self, token: &str, query: &[(&str, &str)]) -> Reply {
+        self.send(
+            self.request(Method::GET, "/api/v1/audit-events")
+                .bearer_auth(token)
+                .query(query),
+        )
+        .await
+    }
+
+    /// Whether `key` is admitted right now (a history read; needs `read_messages`).
+    pub async fn key_works(&self, key: &str) -> bool {
+        let reply = self.list_messages(key, &[("limit", "1")]).await;
+        match reply.status.as_u16() {
+            200 => true,
+            401 => false,
+            other => panic!("{}: unexpected {other}: {}", reply.what, reply.text),
+        }
+    }
+
     // ---- messaging --------------------------------------------------------------------------
 
     /// `POST /api/v1/messages/send` with `X-API-Key` and a JSON body.
