@@ -133,7 +133,7 @@ pub fn init_logging() {
 }
 
 /// Crates whose events are logged at the configured level; every other crate at most `debug`.
-const OWN_CRATES: [&str; 11] = [
+const OWN_CRATES: [&str; 12] = [
     "yebolink_shared",
     "authorizer",
     "authorizer_handler",
@@ -144,6 +144,7 @@ const OWN_CRATES: [&str; 11] = [
     "list_messages",
     "login",
     "register",
+    "report_leaked_keys",
     "send_message",
 ];
 
