@@ -138,6 +138,11 @@ fn write_private(path: &Path, der: &[u8]) -> Result<(), String> {
     fs::write(path, der).map_err(|err| format!("{}: {err}", path.display()))
 }
 
+/// Hex SHA-256 of `text`: the `token_hash` a report's answer names a token by.
+pub fn sha256_hex(text: &str) -> String {
+    hex(digest(&SHA256, text.as_bytes()).as_ref())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
