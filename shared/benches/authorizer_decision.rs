@@ -20,6 +20,7 @@ use yebolink_shared::ids::{KeyId, WorkspaceId};
 use yebolink_shared::keys::ApiKeySecret;
 use yebolink_shared::scopes::Scopes;
 use yebolink_shared::store::{ApiKeyRecord, MemoryStore, Store};
+use yebolink_shared::testing::created_event;
 use yebolink_shared::timestamp::Timestamp;
 
 const FIXTURE: &str =
@@ -46,8 +47,11 @@ fn seeded_store(rt: &tokio::runtime::Runtime) -> (MemoryStore, String, KeyCaller
         // Used a moment ago: the steady state, in which verification writes nothing.
         last_used_at: Some(Timestamp::now()),
         created_at: Timestamp::now(),
+        expires_at: None,
+        replaced_by: None,
+        rotated_from: None,
     };
-    rt.block_on(store.create_api_key(&record, u64::MAX))
+    rt.block_on(store.create_api_key(&record, u64::MAX, &created_event(&record)))
         .expect("seed key");
     let caller = KeyCaller {
         key_id: record.id,

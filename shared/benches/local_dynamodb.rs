@@ -13,6 +13,7 @@ use yebolink_shared::message::Channel;
 use yebolink_shared::scopes::Scopes;
 use yebolink_shared::store::table::create_table;
 use yebolink_shared::store::{ApiKeyRecord, DynamoStore, MessageRecord, Store};
+use yebolink_shared::testing::created_event;
 use yebolink_shared::timestamp::Timestamp;
 
 const ITEMS: usize = 2_000;
@@ -60,6 +61,9 @@ fn key(workspace_id: WorkspaceId, n: usize) -> (ApiKeySecret, ApiKeyRecord) {
         is_active: true,
         last_used_at: None,
         created_at: Timestamp::now(),
+        expires_at: None,
+        replaced_by: None,
+        rotated_from: None,
     };
     (secret, record)
 }
@@ -81,7 +85,10 @@ fn local_dynamodb(c: &mut Criterion) {
         }
         for n in 0..20 {
             let (_, record) = key(workspace, n);
-            store.create_api_key(&record, u64::MAX).await.expect("key");
+            store
+                .create_api_key(&record, u64::MAX, &created_event(&record))
+                .await
+                .expect("key");
         }
     });
     let mut group = c.benchmark_group("local_dynamodb");
@@ -99,7 +106,7 @@ fn local_dynamodb(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             let (_, record) = key(workspace, n);
-            rt.block_on(store.create_api_key(&record, u64::MAX))
+            rt.block_on(store.create_api_key(&record, u64::MAX, &created_event(&record)))
                 .expect("create")
         })
     });

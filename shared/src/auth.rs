@@ -16,7 +16,7 @@ use crate::ids::{KeyId, UserId, WorkspaceId};
 use crate::jwt::JwtKeys;
 use crate::keys::ApiKeySecret;
 use crate::scopes::{Scope, Scopes};
-use crate::store::{Store, LAST_USED_RESOLUTION_SECONDS};
+use crate::store::{KeyStatus, Store, LAST_USED_RESOLUTION_SECONDS};
 use crate::timestamp::Timestamp;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -138,7 +138,8 @@ pub async fn verify_api_key<S: Store>(
         .find_key_by_hash(&hash)
         .await?
         .ok_or(ApiError::InvalidApiKey)?;
-    if !key.is_active || !key.key_hash.matches(&hash) {
+    // Deactivated, expired, or past a rotation's overlap: all read from this one item.
+    if key.status(now) != KeyStatus::Active || !key.key_hash.matches(&hash) {
         return Err(ApiError::InvalidApiKey);
     }
     let stale = key

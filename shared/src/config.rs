@@ -28,6 +28,8 @@ pub struct Config {
     pub workspace_rate_limit_per_minute: u64,
     /// Active keys a workspace may hold at once.
     pub workspace_key_limit: u64,
+    /// Days an audit event is kept (its TTL).
+    pub audit_retention_days: u64,
     /// Registrations per source address per hour.
     pub register_limit_per_ip_per_hour: u64,
     /// Login requests per source address per 15 minutes.
@@ -63,6 +65,7 @@ impl Config {
                 rate_limit_per_minute.saturating_mul(10),
             )?,
             workspace_key_limit: number(&get, "WORKSPACE_KEY_LIMIT", 50)?,
+            audit_retention_days: number(&get, "AUDIT_RETENTION_DAYS", 400)?,
             register_limit_per_ip_per_hour: number(&get, "REGISTER_LIMIT_PER_IP_PER_HOUR", 10)?,
             login_limit_per_ip_per_15_min: number(&get, "LOGIN_LIMIT_PER_IP_PER_15_MIN", 60)?,
             local_inline_auth: get("YEBOLINK_LOCAL_INLINE_AUTH").as_deref() == Some("1"),

@@ -15,7 +15,9 @@ pub struct InvalidId;
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $new:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+        )]
         #[serde(transparent)]
         pub struct $name(Uuid);
 
@@ -82,6 +84,11 @@ uuid_id!(
 uuid_id!(
     /// A message; time-ordered.
     MessageId,
+    Uuid::now_v7()
+);
+uuid_id!(
+    /// An audit event; time-ordered, so the trail lists newest first from its sort key.
+    AuditEventId,
     Uuid::now_v7()
 );
 

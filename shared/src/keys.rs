@@ -7,12 +7,32 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::timestamp::Timestamp;
+
 pub const KEY_PREFIX: &str = "ybk_";
 const RANDOM_HEX: usize = 40;
 const CHECKSUM_HEX: usize = 8;
 const KEY_LEN: usize = KEY_PREFIX.len() + RANDOM_HEX + CHECKSUM_HEX;
 /// Characters of the key shown in listings (`ybk_` + 7), as in the public docs.
 const DISPLAY_CHARS: usize = 11;
+
+/// Shortest lifetime a key may be created with: an expiry closer than this is a mistake.
+pub const MIN_KEY_LIFETIME_SECONDS: i64 = 60;
+/// Longest: two years, so even a forgotten key ends.
+pub const MAX_KEY_LIFETIME_SECONDS: i64 = 2 * 365 * 86_400;
+
+/// A requested `expires_at`: RFC 3339, at least a minute and at most two years after `now`.
+pub fn parse_key_expiry(raw: &str, now: Timestamp) -> Result<Timestamp, &'static str> {
+    let expiry = Timestamp::parse_rfc3339(raw).ok_or("must be an RFC 3339 date-time")?;
+    let lifetime = expiry.unix() - now.unix();
+    if lifetime < MIN_KEY_LIFETIME_SECONDS {
+        Err("must be at least 60 seconds in the future")
+    } else if lifetime > MAX_KEY_LIFETIME_SECONDS {
+        Err("must be at most 2 years in the future")
+    } else {
+        Ok(expiry)
+    }
+}
 
 /// The full secret. Deliberately not `Debug`/`Display`/`Serialize`: it leaves the process only
 /// through `expose_once` in the create response.
@@ -65,6 +85,14 @@ impl ApiKeySecret {
     }
 }
 
+/// A fresh key for a create or rotate response; no randomness is an internal error.
+pub fn generate_secret() -> Result<ApiKeySecret, crate::error::ApiError> {
+    ApiKeySecret::generate().map_err(|err| {
+        tracing::error!(error = %err, "no randomness");
+        crate::error::ApiError::Internal
+    })
+}
+
 /// Hex SHA-256 of a full key: the only form in which a key is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyHash(String);
@@ -85,7 +113,7 @@ impl KeyHash {
 }
 
 /// What users see of a key: `ybk_1234567...`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct KeyPrefix(String);
 
@@ -169,5 +197,27 @@ mod tests {
         assert_eq!(hash.as_str().len(), 64);
         assert!(!hash.as_str().contains(&key[4..]));
         assert!(hash.matches(&ApiKeySecret::parse(&key).unwrap().hash()));
+    }
+
+    #[test]
+    fn expiry_must_be_rfc3339_between_a_minute_and_two_years_ahead() {
+        let now = Timestamp::from_unix(1_762_084_800); // 2025-11-02T12:00:00Z
+        assert_eq!(
+            parse_key_expiry("2025-11-02T12:01:00Z", now),
+            Ok(now.plus_seconds(60))
+        );
+        assert_eq!(
+            parse_key_expiry("2027-11-02T12:00:00Z", now),
+            Ok(now.plus_seconds(MAX_KEY_LIFETIME_SECONDS))
+        );
+        for raw in [
+            "2025-11-02T12:00:59Z",
+            "2020-01-01T00:00:00Z",
+            "2027-11-02T12:00:01Z",
+            "next week",
+            "1762084900",
+        ] {
+            assert!(parse_key_expiry(raw, now).is_err(), "{raw}");
+        }
     }
 }

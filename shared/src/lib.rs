@@ -1,10 +1,11 @@
 //! `yebolink-shared`: everything two or more YeboLink functions need. Domain values that parse
 //! (`keys`, `scopes`, `account`, `message`, `ids`, `timestamp`), identity (`auth`, `jwt`,
-//! `password`), storage (`store`), the HTTP boundary (`request`, `response`, `error`), rate
+//! `password`), storage (`store`), the audit trail (`audit`), the HTTP boundary (`request`, `response`, `error`), rate
 //! limits (`ratelimit`), the JSON shapes clients see (`views`) and cold-start wiring (`app`, `config`).
 
 pub mod account;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod config;
 /// Pagination cursors bound to the workspace they were issued to.

@@ -39,6 +39,14 @@ pub fn json_object(req: &Request) -> Result<JsonObject, ApiError> {
     }
 }
 
+/// Like `json_object`, for routes whose body is optional: an empty body is an empty object.
+pub fn optional_json_object(req: &Request) -> Result<JsonObject, ApiError> {
+    if req.body().as_ref().iter().all(u8::is_ascii_whitespace) {
+        return Ok(JsonObject(Map::new()));
+    }
+    json_object(req)
+}
+
 /// Field access that reports which field is wrong. `null` counts as absent.
 pub struct JsonObject(Map<String, Value>);
 
@@ -72,6 +80,33 @@ impl JsonObject {
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
             Some(_) => Err(ApiError::field(field, "must be an array of strings")),
+        }
+    }
+
+    /// A whole number in `range`, or absent.
+    pub fn optional_integer(
+        &self,
+        field: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<Option<i64>, ApiError> {
+        let problem = || {
+            ApiError::field(
+                field,
+                &format!(
+                    "must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )
+        };
+        match self.present(field) {
+            None => Ok(None),
+            Some(Value::Number(number)) => number
+                .as_i64()
+                .filter(|v| range.contains(v))
+                .map(Some)
+                .ok_or_else(problem),
+            Some(_) => Err(problem()),
         }
     }
 

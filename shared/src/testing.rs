@@ -8,13 +8,14 @@ use serde_json::Value;
 
 use crate::account::DisplayName;
 use crate::app::App;
+use crate::audit::{Actor, AuditEvent, AuditEventType, RequestOrigin, Target};
 use crate::auth::{context_for, KeyCaller, Principal, UserCaller};
 use crate::config::Config;
 use crate::ids::{KeyId, UserId, WorkspaceId};
 use crate::jwt::JwtKeys;
 use crate::keys::ApiKeySecret;
 use crate::scopes::Scopes;
-use crate::store::{ApiKeyRecord, MemoryStore, Store};
+use crate::store::{ApiKeyRecord, MemoryStore, NewAccount, Store};
 use crate::timestamp::Timestamp;
 
 pub const TEST_JWT_SECRET: &[u8] = b"unit-test-secret-unit-test-secret-0123";
@@ -84,12 +85,48 @@ pub async fn seed_key(
         is_active: true,
         last_used_at: None,
         created_at: Timestamp::now(),
+        expires_at: None,
+        replaced_by: None,
+        rotated_from: None,
     };
     store
-        .create_api_key(&record, u64::MAX)
+        .create_api_key(&record, u64::MAX, &created_event(&record))
         .await
         .expect("seed key");
     (secret.expose_once(), record)
+}
+
+/// The event a key's creation records.
+pub fn created_event(key: &ApiKeyRecord) -> AuditEvent {
+    event(AuditEventType::ApiKeyCreated, Target::api_key(key))
+}
+
+/// The event a key's deactivation records.
+pub fn deactivated_event(key: &ApiKeyRecord) -> AuditEvent {
+    event(AuditEventType::ApiKeyDeactivated, Target::api_key(key))
+}
+
+/// The event a registration records.
+pub fn registered_event(account: &NewAccount) -> AuditEvent {
+    event(
+        AuditEventType::UserRegistered,
+        Target::User {
+            id: account.user_id,
+        },
+    )
+}
+
+/// An event of `event_type` about `target`, by some user, now.
+pub fn event(event_type: AuditEventType, target: Target) -> AuditEvent {
+    AuditEvent::new(
+        event_type,
+        Actor::User { id: UserId::new() },
+        target,
+        &RequestOrigin::default(),
+        serde_json::json!({}),
+        Timestamp::now(),
+        400,
+    )
 }
 
 pub fn body_json(response: &Response<Body>) -> Value {

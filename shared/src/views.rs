@@ -7,7 +7,8 @@ use crate::account::{DisplayName, Email};
 use crate::error::ApiError;
 use crate::ids::{UserId, WorkspaceId};
 use crate::jwt::JwtKeys;
-use crate::store::{ApiKeyRecord, MessageRecord};
+use crate::keys::ApiKeySecret;
+use crate::store::{ApiKeyRecord, KeyStatus, MessageRecord};
 use crate::timestamp::Timestamp;
 
 /// Register's and login's `data`: a fresh token and who it is for.
@@ -32,18 +33,33 @@ pub fn session(
     }))
 }
 
-/// A key as listed: never the secret, never the hash.
-pub fn api_key(key: &ApiKeyRecord) -> Value {
+/// A key as listed: never the secret, never the hash. `status` and `is_active` as of `now`.
+pub fn api_key(key: &ApiKeyRecord, now: Timestamp) -> Value {
+    let status = key.status(now);
     json!({
         "id": key.id,
         "name": key.name,
         "key_prefix": key.key_prefix,
         "scopes": key.scopes,
-        "is_active": key.is_active,
+        "is_active": status == KeyStatus::Active,
+        "status": status,
+        "expires_at": key.expires_at,
+        "replaced_by": key.replaced_by,
+        "rotated_from": key.rotated_from,
         "last_used_at": key.last_used_at,
         "created_at": key.created_at,
     })
 }
+
+/// The one response that shows a full key: create and rotate.
+pub fn created_api_key(key: &ApiKeyRecord, secret: ApiKeySecret, now: Timestamp) -> Value {
+    let mut shown = api_key(key, now);
+    shown["key"] = json!(secret.expose_once());
+    shown["warning"] = json!(CREATED_KEY_WARNING);
+    shown
+}
+
+pub const CREATED_KEY_WARNING: &str = "Save this key securely. It will not be shown again.";
 
 pub fn message(message: &MessageRecord) -> Value {
     let mut content = json!({ "text": message.text });

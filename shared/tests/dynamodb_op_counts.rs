@@ -24,6 +24,7 @@ use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
 use yebolink_shared::account::{DisplayName, Email};
+use yebolink_shared::audit::{AuditEventType, Target};
 use yebolink_shared::auth::{context_for, decide, Credential, KeyCaller, Principal};
 use yebolink_shared::config::Config;
 use yebolink_shared::ids::{KeyId, MessageId, UserId, WorkspaceId};
@@ -38,6 +39,7 @@ use yebolink_shared::ratelimit::admit;
 use yebolink_shared::scopes::{Scope, Scopes};
 use yebolink_shared::store::table::create_table;
 use yebolink_shared::store::*;
+use yebolink_shared::testing::{created_event, deactivated_event, event, registered_event};
 use yebolink_shared::timestamp::Timestamp;
 use yebolink_shared::{ApiError, App};
 
@@ -189,12 +191,43 @@ async fn seed_key(store: &DynamoStore, last_used_at: Option<Timestamp>) -> (Stri
         is_active: true,
         last_used_at,
         created_at: Timestamp::now(),
+        expires_at: None,
+        replaced_by: None,
+        rotated_from: None,
     };
     assert_eq!(
-        store.create_api_key(&record, 50).await.unwrap(),
+        store
+            .create_api_key(&record, 50, &created_event(&record))
+            .await
+            .unwrap(),
         KeyCreated::Created
     );
     (secret.expose_once(), record)
+}
+
+/// What the rotate handler writes for `old`, read as it reads it: a new key with the old key's
+/// name and scopes, the old key working for another day.
+async fn rotation_of(store: &DynamoStore, old: &ApiKeyRecord) -> Rotation {
+    let old = store
+        .get_api_key(old.workspace_id, old.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let secret = ApiKeySecret::generate().unwrap();
+    let new = ApiKeyRecord {
+        id: KeyId::new(),
+        key_prefix: secret.prefix(),
+        key_hash: secret.hash(),
+        rotated_from: Some(old.id),
+        created_at: Timestamp::now(),
+        ..old.clone()
+    };
+    Rotation {
+        old_expires_at: Timestamp::now().plus_seconds(86_400),
+        event: event(AuditEventType::ApiKeyRotated, Target::api_key(&old)),
+        old,
+        new,
+    }
 }
 
 fn headers(name: &str, value: &str) -> HeaderMap {
@@ -300,7 +333,7 @@ async fn malformed_keys_cost_no_call_and_unknown_or_deactivated_keys_one_read() 
     assert_eq!(ops.take(), [GET_CONSISTENT]);
 
     store
-        .deactivate_api_key(record.workspace_id, record.id)
+        .deactivate_api_key(record.workspace_id, record.id, deactivated_event)
         .await
         .unwrap();
     ops.take();
@@ -534,7 +567,7 @@ async fn management_and_account_calls_cost_what_docs_performance_says() {
     let (store, ops) = counted_store().await;
 
     // POST /auth/register: the per-source counter, the email check (before any hashing),
-    // then email claim, workspace and owner in one transaction.
+    // then email claim, workspace, owner and the `user.registered` event in one transaction.
     let now = Timestamp::now();
     let source = "192.0.2.1";
     store
@@ -555,7 +588,10 @@ async fn management_and_account_calls_cost_what_docs_performance_says() {
         .unwrap()
         .is_none());
     assert_eq!(
-        store.create_account(&account).await.unwrap(),
+        store
+            .create_account(&account, &registered_event(&account))
+            .await
+            .unwrap(),
         AccountCreated::Created
     );
     assert_eq!(
@@ -564,7 +600,7 @@ async fn management_and_account_calls_cost_what_docs_performance_says() {
             Op::UpdateItem,
             GET_CONSISTENT,
             Op::TransactWriteItems {
-                puts: 3,
+                puts: 4,
                 updates: 0
             }
         ]
@@ -572,7 +608,8 @@ async fn management_and_account_calls_cost_what_docs_performance_says() {
 
     // POST /auth/login: the per-source counter, then the attempt counted per email and source
     // and per email (one ADD each, before any password work), then the credentials. A right
-    // password takes the two attempts back.
+    // password takes the two attempts back and records `user.login_succeeded` (one put); a
+    // wrong one records `user.login_failed` the same way.
     let email = &account.email;
     let attempt = Counter::LoginAttempts { email, source };
     let all = Counter::LoginAttemptsAllSources(email);
@@ -582,6 +619,16 @@ async fn management_and_account_calls_cost_what_docs_performance_says() {
     assert!(store.find_credentials(email).await.unwrap().is_some());
     store.uncount(attempt, now).await.unwrap();
     store.uncount(all, now).await.unwrap();
+    let login = event(
+        AuditEventType::UserLoginSucceeded,
+        Target::User {
+            id: account.user_id,
+        },
+    );
+    store
+        .record_audit_event(account.workspace_id, &login)
+        .await
+        .unwrap();
     assert_eq!(
         ops.take(),
         [
@@ -590,20 +637,62 @@ async fn management_and_account_calls_cost_what_docs_performance_says() {
             Op::UpdateItem,
             GET_CONSISTENT,
             Op::UpdateItem,
-            Op::UpdateItem
+            Op::UpdateItem,
+            Op::PutItem
         ]
     );
 
-    // POST /api-keys: one slot of the workspace's cap (a conditional ADD), then the key item
-    // and its hash lookup item in one transaction.
+    // GET /audit-events: one Query per page (eventually consistent: a trail read a moment
+    // late is still right), with a type filter at most `AUDIT_PAGES_PER_CALL` Queries.
+    let page = store
+        .list_audit_events(account.workspace_id, 20, None, None)
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 2);
+    assert_eq!(ops.take(), [Op::Query { consistent: false }]);
+    let page = store
+        .list_audit_events(
+            account.workspace_id,
+            20,
+            None,
+            Some(AuditEventType::UserRegistered),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(ops.take(), [Op::Query { consistent: false }]);
+
+    // POST /api-keys: one slot of the workspace's cap (a conditional ADD), then the key item,
+    // its hash lookup item and the `api_key.created` event in one transaction.
     let (_, key) = seed_key(&store, None).await;
     assert_eq!(
         ops.take(),
         [
             Op::UpdateItem,
             Op::TransactWriteItems {
-                puts: 2,
+                puts: 3,
                 updates: 0
+            }
+        ]
+    );
+
+    // POST /api-keys/{id}/rotate: read the old key, then one transaction: the old key and its
+    // lookup item get the overlap's end (two updates), the new key, its lookup item and the
+    // `api_key.rotated` event are put. No slot write: the new key takes the old key's slot.
+    let (_, old) = seed_key(&store, None).await;
+    ops.take();
+    let rotation = rotation_of(&store, &old).await;
+    assert_eq!(
+        store.rotate_api_key(&rotation).await.unwrap(),
+        Rotated::Rotated
+    );
+    assert_eq!(
+        ops.take(),
+        [
+            GET_CONSISTENT,
+            Op::TransactWriteItems {
+                puts: 3,
+                updates: 2
             }
         ]
     );
@@ -615,15 +704,15 @@ async fn management_and_account_calls_cost_what_docs_performance_says() {
     );
     assert_eq!(ops.take(), [Op::Query { consistent: true }]);
 
-    // DELETE /api-keys/{id}: read the key, then both items in one transaction, then the slot
-    // back; a repeat reads.
+    // DELETE /api-keys/{id}: read the key, then both items and the `api_key.deactivated` event
+    // in one transaction, then the slot back; a repeat reads.
     let deactivation = Op::TransactWriteItems {
-        puts: 0,
+        puts: 1,
         updates: 2,
     };
     assert_eq!(
         store
-            .deactivate_api_key(key.workspace_id, key.id)
+            .deactivate_api_key(key.workspace_id, key.id, deactivated_event)
             .await
             .unwrap(),
         Deactivation::Deactivated
@@ -631,7 +720,7 @@ async fn management_and_account_calls_cost_what_docs_performance_says() {
     assert_eq!(ops.take(), [GET_CONSISTENT, deactivation, Op::UpdateItem]);
     assert_eq!(
         store
-            .deactivate_api_key(key.workspace_id, key.id)
+            .deactivate_api_key(key.workspace_id, key.id, deactivated_event)
             .await
             .unwrap(),
         Deactivation::AlreadyInactive

@@ -15,6 +15,7 @@ use yebolink_shared::message::Channel;
 use yebolink_shared::scopes::Scopes;
 use yebolink_shared::store::table::create_table;
 use yebolink_shared::store::*;
+use yebolink_shared::testing::{created_event, deactivated_event, registered_event};
 use yebolink_shared::timestamp::Timestamp;
 
 fn dynamo_client() -> aws_sdk_dynamodb::Client {
@@ -50,6 +51,9 @@ fn new_key(workspace_id: WorkspaceId) -> (ApiKeySecret, ApiKeyRecord) {
         is_active: true,
         last_used_at: None,
         created_at: Timestamp::now(),
+        expires_at: None,
+        replaced_by: None,
+        rotated_from: None,
     };
     (secret, record)
 }
@@ -84,12 +88,18 @@ async fn an_email_can_register_only_once<S: Store>(store: &S) {
     let email = format!("owner-{}@acme.io", uuid::Uuid::new_v4());
     let first = account(&email);
     assert_eq!(
-        store.create_account(&first).await.unwrap(),
+        store
+            .create_account(&first, &registered_event(&first))
+            .await
+            .unwrap(),
         AccountCreated::Created
     );
     assert_eq!(
         store
-            .create_account(&account(&email.to_uppercase()))
+            .create_account(
+                &account(&email.to_uppercase()),
+                &registered_event(&account(&email.to_uppercase()))
+            )
             .await
             .unwrap(),
         AccountCreated::EmailTaken
@@ -111,7 +121,10 @@ async fn keys_list_newest_first_and_only_in_their_workspace<S: Store>(store: &S)
     let (_, newer) = new_key(mine);
     let (_, foreign) = new_key(theirs);
     for key in [&older, &newer, &foreign] {
-        store.create_api_key(key, u64::MAX).await.unwrap();
+        store
+            .create_api_key(key, u64::MAX, &created_event(key))
+            .await
+            .unwrap();
     }
     let listed = store.list_api_keys(mine).await.unwrap();
     assert_eq!(listed, vec![newer, older]);
@@ -122,7 +135,10 @@ async fn a_key_is_found_by_its_hash_until_deactivated_and_deactivation_is_final<
 ) {
     let workspace = WorkspaceId::new();
     let (secret, key) = new_key(workspace);
-    store.create_api_key(&key, u64::MAX).await.unwrap();
+    store
+        .create_api_key(&key, u64::MAX, &created_event(&key))
+        .await
+        .unwrap();
     let found = store
         .find_key_by_hash(&secret.hash())
         .await
@@ -135,7 +151,7 @@ async fn a_key_is_found_by_its_hash_until_deactivated_and_deactivation_is_final<
 
     assert_eq!(
         store
-            .deactivate_api_key(WorkspaceId::new(), key.id)
+            .deactivate_api_key(WorkspaceId::new(), key.id, deactivated_event)
             .await
             .unwrap(),
         Deactivation::NotFound
@@ -150,7 +166,10 @@ async fn a_key_is_found_by_its_hash_until_deactivated_and_deactivation_is_final<
     );
 
     assert_eq!(
-        store.deactivate_api_key(workspace, key.id).await.unwrap(),
+        store
+            .deactivate_api_key(workspace, key.id, deactivated_event)
+            .await
+            .unwrap(),
         Deactivation::Deactivated
     );
     assert!(
@@ -162,12 +181,15 @@ async fn a_key_is_found_by_its_hash_until_deactivated_and_deactivation_is_final<
             .is_active
     );
     assert_eq!(
-        store.deactivate_api_key(workspace, key.id).await.unwrap(),
+        store
+            .deactivate_api_key(workspace, key.id, deactivated_event)
+            .await
+            .unwrap(),
         Deactivation::AlreadyInactive
     );
     assert_eq!(
         store
-            .deactivate_api_key(workspace, KeyId::new())
+            .deactivate_api_key(workspace, KeyId::new(), deactivated_event)
             .await
             .unwrap(),
         Deactivation::NotFound
@@ -178,7 +200,10 @@ async fn a_key_is_found_by_its_hash_until_deactivated_and_deactivation_is_final<
 async fn key_use_is_recorded_at_most_once_a_minute<S: Store>(store: &S) {
     let workspace = WorkspaceId::new();
     let (secret, key) = new_key(workspace);
-    store.create_api_key(&key, u64::MAX).await.unwrap();
+    store
+        .create_api_key(&key, u64::MAX, &created_event(&key))
+        .await
+        .unwrap();
     let t0 = Timestamp::from_unix(Timestamp::now().unix() - 600);
     let lookup = store
         .find_key_by_hash(&secret.hash())
@@ -217,13 +242,19 @@ async fn key_use_is_recorded_at_most_once_a_minute<S: Store>(store: &S) {
 async fn a_deactivated_key_records_no_use<S: Store>(store: &S) {
     let workspace = WorkspaceId::new();
     let (secret, key) = new_key(workspace);
-    store.create_api_key(&key, u64::MAX).await.unwrap();
+    store
+        .create_api_key(&key, u64::MAX, &created_event(&key))
+        .await
+        .unwrap();
     let lookup = store
         .find_key_by_hash(&secret.hash())
         .await
         .unwrap()
         .unwrap();
-    store.deactivate_api_key(workspace, key.id).await.unwrap();
+    store
+        .deactivate_api_key(workspace, key.id, deactivated_event)
+        .await
+        .unwrap();
     store
         .record_key_use(&lookup, Timestamp::now())
         .await
@@ -267,7 +298,10 @@ async fn concurrently_created_keys_are_all_unique_and_listed<S: Store + 'static>
         let store = store.clone();
         tasks.spawn(async move {
             let (_, key) = new_key(workspace);
-            store.create_api_key(&key, u64::MAX).await.unwrap();
+            store
+                .create_api_key(&key, u64::MAX, &created_event(&key))
+                .await
+                .unwrap();
             key.id
         });
     }
@@ -412,7 +446,13 @@ async fn a_workspace_holds_at_most_its_cap_of_active_keys<S: Store + 'static>(st
         let store = store.clone();
         tasks.spawn(async move {
             let (_, key) = new_key(workspace);
-            (store.create_api_key(&key, 4).await.unwrap(), key.id)
+            (
+                store
+                    .create_api_key(&key, 4, &created_event(&key))
+                    .await
+                    .unwrap(),
+                key.id,
+            )
         });
     }
     let outcomes = tasks.join_all().await;
@@ -426,18 +466,24 @@ async fn a_workspace_holds_at_most_its_cap_of_active_keys<S: Store + 'static>(st
     // A deactivated key frees its slot, once, however many times it is deactivated.
     for _ in 0..3 {
         store
-            .deactivate_api_key(workspace, created[0])
+            .deactivate_api_key(workspace, created[0], deactivated_event)
             .await
             .unwrap();
     }
     let (_, again) = new_key(workspace);
     assert_eq!(
-        store.create_api_key(&again, 4).await.unwrap(),
+        store
+            .create_api_key(&again, 4, &created_event(&again))
+            .await
+            .unwrap(),
         KeyCreated::Created
     );
     let (_, over) = new_key(workspace);
     assert_eq!(
-        store.create_api_key(&over, 4).await.unwrap(),
+        store
+            .create_api_key(&over, 4, &created_event(&over))
+            .await
+            .unwrap(),
         KeyCreated::LimitReached
     );
 }
@@ -491,9 +537,15 @@ async fn the_full_key_is_never_stored_and_no_key_item_lacks_its_lookup() {
     let mut secrets = Vec::new();
     for deactivate in [false, true] {
         let (secret, key) = new_key(workspace);
-        store.create_api_key(&key, u64::MAX).await.unwrap();
+        store
+            .create_api_key(&key, u64::MAX, &created_event(&key))
+            .await
+            .unwrap();
         if deactivate {
-            store.deactivate_api_key(workspace, key.id).await.unwrap();
+            store
+                .deactivate_api_key(workspace, key.id, deactivated_event)
+                .await
+                .unwrap();
         }
         secrets.push(secret.expose_once());
     }

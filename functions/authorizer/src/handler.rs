@@ -108,7 +108,7 @@ mod tests {
     use yebolink_shared::ids::{UserId, WorkspaceId};
     use yebolink_shared::scopes::Scopes;
     use yebolink_shared::store::MemoryStore;
-    use yebolink_shared::testing::{app, seed_key};
+    use yebolink_shared::testing::{app, deactivated_event, seed_key};
 
     const MESSAGES: &str = include_str!("../tests/fixtures/messages-request.json");
     const API_KEYS: &str = include_str!("../tests/fixtures/api-keys-request.json");
@@ -173,7 +173,7 @@ mod tests {
         let workspace = WorkspaceId::new();
         let (secret, key) = seed_key(&app.store, workspace, Scopes::all()).await;
         app.store
-            .deactivate_api_key(workspace, key.id)
+            .deactivate_api_key(workspace, key.id, deactivated_event)
             .await
             .unwrap();
         let (unknown, _) = seed_key(&MemoryStore::new(), workspace, Scopes::all()).await;

@@ -7,17 +7,16 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use yebolink_shared::account::DisplayName;
+use yebolink_shared::audit::{Actor, AuditEvent, AuditEventType, Target};
 use yebolink_shared::auth::authenticate_user;
 use yebolink_shared::ids::KeyId;
-use yebolink_shared::keys::ApiKeySecret;
+use yebolink_shared::keys::{generate_secret, parse_key_expiry};
 use yebolink_shared::request::json_object;
 use yebolink_shared::response::respond;
 use yebolink_shared::scopes::{Scopes, ScopesError};
 use yebolink_shared::store::{ApiKeyRecord, KeyCreated, Store};
 use yebolink_shared::timestamp::Timestamp;
-use yebolink_shared::{ApiError, App};
-
-pub const WARNING: &str = "Save this key securely. It will not be shown again.";
+use yebolink_shared::{views, ApiError, App};
 
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     respond(create_api_key(app, &req).await)
@@ -40,10 +39,14 @@ async fn create_api_key<S: Store>(
         },
     )?;
 
-    let secret = ApiKeySecret::generate().map_err(|err| {
-        tracing::error!(error = %err, "no randomness");
-        ApiError::Internal
-    })?;
+    let now = Timestamp::now();
+    let expires_at = body
+        .optional_str("expires_at")?
+        .map(|raw| parse_key_expiry(raw, now))
+        .transpose()
+        .map_err(|problem| ApiError::field("expires_at", problem))?;
+
+    let secret = generate_secret()?;
     let key = ApiKeyRecord {
         id: KeyId::new(),
         workspace_id: user.workspace_id,
@@ -53,24 +56,28 @@ async fn create_api_key<S: Store>(
         scopes,
         is_active: true,
         last_used_at: None,
-        created_at: Timestamp::now(),
+        created_at: now,
+        expires_at,
+        replaced_by: None,
+        rotated_from: None,
     };
+    let created = AuditEvent::for_request(
+        &app.config,
+        req,
+        AuditEventType::ApiKeyCreated,
+        Actor::User { id: user.user_id },
+        Target::api_key(&key),
+        json!({ "name": key.name, "scopes": key.scopes, "expires_at": key.expires_at }),
+        now,
+    );
     let limit = app.config.workspace_key_limit;
-    if app.store.create_api_key(&key, limit).await? == KeyCreated::LimitReached {
+    if app.store.create_api_key(&key, limit, &created).await? == KeyCreated::LimitReached {
         return Err(ApiError::KeyLimitReached { limit });
     }
     tracing::info!(key_id = %key.id, key_prefix = %key.key_prefix, workspace_id = %key.workspace_id, "API key created");
     Ok((
         StatusCode::CREATED,
-        json!({
-            "id": key.id,
-            "name": key.name,
-            "key": secret.expose_once(),
-            "key_prefix": key.key_prefix,
-            "scopes": key.scopes,
-            "created_at": key.created_at,
-            "warning": WARNING,
-        }),
+        views::created_api_key(&key, secret, now),
     ))
 }
 
@@ -80,7 +87,7 @@ mod tests {
     use yebolink_shared::auth::Principal;
     use yebolink_shared::keys::ApiKeySecret;
     use yebolink_shared::testing::{
-        app, assert_error, authorized, body_json, key_caller, request, user,
+        app, assert_error, authorized, body_json, deactivated_event, key_caller, request, user,
     };
 
     fn create(body: Value) -> Request {
@@ -104,7 +111,7 @@ mod tests {
         let key = data["key"].as_str().unwrap();
         assert_eq!(data["key_prefix"], format!("{}...", &key[..11]));
         assert_eq!(data["scopes"], json!(["send_messages", "read_messages"]));
-        assert_eq!(data["warning"], WARNING);
+        assert_eq!(data["warning"], views::CREATED_KEY_WARNING);
 
         let stored = app.store.list_api_keys(owner.workspace_id).await.unwrap();
         assert_eq!(stored.len(), 1);
@@ -178,7 +185,11 @@ mod tests {
             2
         );
         app.store
-            .deactivate_api_key(caller.workspace_id, ids[0].parse().unwrap())
+            .deactivate_api_key(
+                caller.workspace_id,
+                ids[0].parse().unwrap(),
+                deactivated_event,
+            )
             .await
             .unwrap();
         let reply = handle(&app, authorized(create(json!({"name": "k"})), &owner)).await;

@@ -4,11 +4,13 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
+use yebolink_shared::audit::{Actor, AuditEvent, AuditEventType, Target};
 use yebolink_shared::auth::authenticate_user;
 use yebolink_shared::ids::KeyId;
 use yebolink_shared::request::path_id;
 use yebolink_shared::response::respond;
-use yebolink_shared::store::{Deactivation, Store};
+use yebolink_shared::store::{ApiKeyRecord, Deactivation, Store};
+use yebolink_shared::timestamp::Timestamp;
 use yebolink_shared::{ApiError, App};
 
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
@@ -21,9 +23,20 @@ async fn deactivate_api_key<S: Store>(
 ) -> Result<(StatusCode, Value), ApiError> {
     let user = authenticate_user(app, req).await?;
     let key_id: KeyId = path_id(req, "id")?;
+    let deactivated = |key: &ApiKeyRecord| {
+        AuditEvent::for_request(
+            &app.config,
+            req,
+            AuditEventType::ApiKeyDeactivated,
+            Actor::User { id: user.user_id },
+            Target::api_key(key),
+            json!({}),
+            Timestamp::now(),
+        )
+    };
     match app
         .store
-        .deactivate_api_key(user.workspace_id, key_id)
+        .deactivate_api_key(user.workspace_id, key_id, deactivated)
         .await?
     {
         Deactivation::NotFound => Err(ApiError::NotFound),
@@ -47,7 +60,6 @@ mod tests {
     use yebolink_shared::testing::{
         app, assert_error, authorized, body_json, request, seed_key, user,
     };
-    use yebolink_shared::timestamp::Timestamp;
 
     fn delete(id: &str) -> Request {
         request("DELETE", &format!("/api/v1/api-keys/{id}"), None)

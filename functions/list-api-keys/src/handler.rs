@@ -1,4 +1,5 @@
-//! `GET /api/v1/api-keys`: the caller's workspace's keys, newest first, deactivated included.
+//! `GET /api/v1/api-keys`: the caller's workspace's keys, newest first, expired and deactivated
+//! included, each with its `status` as of now.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -6,6 +7,7 @@ use serde_json::{json, Value};
 use yebolink_shared::auth::authenticate_user;
 use yebolink_shared::response::respond;
 use yebolink_shared::store::Store;
+use yebolink_shared::timestamp::Timestamp;
 use yebolink_shared::{views, ApiError, App};
 
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
@@ -18,7 +20,8 @@ async fn list_api_keys<S: Store>(
 ) -> Result<(StatusCode, Value), ApiError> {
     let user = authenticate_user(app, req).await?;
     let keys = app.store.list_api_keys(user.workspace_id).await?;
-    let api_keys: Vec<Value> = keys.iter().map(views::api_key).collect();
+    let now = Timestamp::now();
+    let api_keys: Vec<Value> = keys.iter().map(|key| views::api_key(key, now)).collect();
     Ok((StatusCode::OK, json!({ "api_keys": api_keys })))
 }
 

@@ -14,14 +14,15 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde_json::Value;
+use serde_json::{json, Value};
 use yebolink_shared::account::Email;
+use yebolink_shared::audit::{Actor, AuditEvent, AuditEventType, Target};
 use yebolink_shared::auth::client_source;
 use yebolink_shared::password::{verify_against_dummy, verify_password};
 use yebolink_shared::ratelimit::{admit_source, seconds_until, window, LOGIN_WINDOW_SECONDS};
 use yebolink_shared::request::json_object;
 use yebolink_shared::response::{failure, respond};
-use yebolink_shared::store::{Counter, Store};
+use yebolink_shared::store::{Counter, Store, UserCredentials};
 use yebolink_shared::timestamp::Timestamp;
 use yebolink_shared::{views, ApiError, App};
 
@@ -47,7 +48,7 @@ pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     {
         return refusal;
     }
-    respond(login(app, &email, &password, &source).await)
+    respond(login(app, &req, &email, &password, &source).await)
 }
 
 fn credentials(req: &Request) -> Result<(Email, String), ApiError> {
@@ -60,6 +61,7 @@ fn credentials(req: &Request) -> Result<(Email, String), ApiError> {
 
 async fn login<S: Store>(
     app: &App<S>,
+    req: &Request,
     email: &Email,
     password: &str,
     source: &str,
@@ -83,17 +85,27 @@ async fn login<S: Store>(
     }
 
     let credentials = app.store.find_credentials(email).await?;
-    let verified = match credentials {
-        Some(user) if verify_password(password, &user.password_hash) => Some(user),
-        Some(_) => None,
+    let user = match credentials {
+        Some(user) if verify_password(password, &user.password_hash) => user,
+        Some(user) => {
+            // Recorded in the owner's trail; a failure to record it refuses the login
+            // attempt all the same (503 instead of 401), so no attempt goes unrecorded.
+            let failed = login_event(app, req, AuditEventType::UserLoginFailed, &user, now);
+            app.store
+                .record_audit_event(user.workspace_id, &failed)
+                .await?;
+            return Err(ApiError::InvalidCredentials);
+        }
         None => {
             verify_against_dummy(password);
-            None
+            return Err(ApiError::InvalidCredentials);
         }
     };
-    let Some(user) = verified else {
-        return Err(ApiError::InvalidCredentials);
-    };
+    // No session without its event.
+    let succeeded = login_event(app, req, AuditEventType::UserLoginSucceeded, &user, now);
+    app.store
+        .record_audit_event(user.workspace_id, &succeeded)
+        .await?;
     // Only failures should count. If taking the attempt back fails, the owner is in anyway and
     // has merely used one attempt: not worth refusing the login for.
     let (a, b) = tokio::join!(
@@ -114,6 +126,24 @@ async fn login<S: Store>(
     Ok((StatusCode::OK, session))
 }
 
+fn login_event<S>(
+    app: &App<S>,
+    req: &Request,
+    event_type: AuditEventType,
+    user: &UserCredentials,
+    now: Timestamp,
+) -> AuditEvent {
+    AuditEvent::for_request(
+        &app.config,
+        req,
+        event_type,
+        Actor::User { id: user.user_id },
+        Target::User { id: user.user_id },
+        json!({}),
+        now,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,7 +155,7 @@ mod tests {
     use yebolink_shared::lambda_http::RequestExt;
     use yebolink_shared::password::hash_password;
     use yebolink_shared::store::{MemoryStore, NewAccount};
-    use yebolink_shared::testing::{app, assert_error, body_json, request};
+    use yebolink_shared::testing::{app, assert_error, body_json, registered_event, request};
 
     async fn with_owner(email: &str, password: &str) -> App<MemoryStore> {
         let app = app();
@@ -137,7 +167,10 @@ mod tests {
             password_hash: hash_password(&Password::parse(password).unwrap()).unwrap(),
             created_at: Timestamp::now(),
         };
-        app.store.create_account(&account).await.unwrap();
+        app.store
+            .create_account(&account, &registered_event(&account))
+            .await
+            .unwrap();
         app
     }
 

@@ -4,8 +4,9 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde_json::Value;
+use serde_json::{json, Value};
 use yebolink_shared::account::{DisplayName, Email, Password};
+use yebolink_shared::audit::{Actor, AuditEvent, AuditEventType, Target};
 use yebolink_shared::auth::client_source;
 use yebolink_shared::ids::{UserId, WorkspaceId};
 use yebolink_shared::password::hash_password;
@@ -33,7 +34,7 @@ pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     {
         return refusal;
     }
-    respond(register(app, fields).await)
+    respond(register(app, &req, fields).await)
 }
 
 fn fields(req: &Request) -> Result<(DisplayName, Email, Password), ApiError> {
@@ -49,6 +50,7 @@ fn fields(req: &Request) -> Result<(DisplayName, Email, Password), ApiError> {
 
 async fn register<S: Store>(
     app: &App<S>,
+    req: &Request,
     (workspace_name, email, password): (DisplayName, Email, Password),
 ) -> Result<(StatusCode, Value), ApiError> {
     let jwt = app.jwt.as_ref().ok_or(ApiError::Internal)?;
@@ -67,7 +69,20 @@ async fn register<S: Store>(
         password_hash: hash_password(&password).map_err(|_| ApiError::Internal)?,
         created_at: now,
     };
-    match app.store.create_account(&account).await? {
+    let registered = AuditEvent::for_request(
+        &app.config,
+        req,
+        AuditEventType::UserRegistered,
+        Actor::User {
+            id: account.user_id,
+        },
+        Target::User {
+            id: account.user_id,
+        },
+        json!({ "email": account.email }),
+        now,
+    );
+    match app.store.create_account(&account, &registered).await? {
         AccountCreated::EmailTaken => Err(ApiError::EmailTaken),
         AccountCreated::Created => {
             tracing::info!(workspace_id = %account.workspace_id, user_id = %account.user_id, "workspace registered");

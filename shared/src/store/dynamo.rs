@@ -5,6 +5,7 @@
 //! | email claim + credentials | `EMAIL#<email>` | `EMAIL` |
 //! | user | `WS#<workspace>` | `USER#<user>` |
 //! | API key (GSI `key_prefix_index`) | `WS#<workspace>` | `KEY#<key uuidv7>` |
+//! | audit event (TTL) | `WS#<workspace>` | `AUDIT#<event uuidv7>` |
 //! | key lookup by hash | `KEYHASH#<sha256>` | `KEYHASH` |
 //! | message | `WS#<workspace>` | `MSG#<message uuidv7>` |
 //! | idempotency record (TTL) | `WS#<workspace>` | `IDEM#<Idempotency-Key>` |
@@ -12,6 +13,8 @@
 //! | counters (TTL): per key, per workspace, login attempts per email and source and per email, requests per source | `Counter::name()` (`RATE#<key>`, `RATE#WS#<ws>`, `LOGINSRC#<ip>#<email>`, `LOGIN#<email>`, `SRC#<ip>#LOGIN`, `SRC#<ip>#REGISTER`) | `W#<window start>` |
 //!
 //! Everything a workspace owns sits under its own `pk`, so no query can reach another tenant.
+//! A key's own expiry is `key_expires_at`, never `expires_at`: that is the table's TTL
+//! attribute, and an expired key is kept and listed, not deleted.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -73,6 +76,9 @@ pub fn sdk_credentials(aws: &AwsEnv) -> Credentials {
 }
 
 type Item = HashMap<String, AttributeValue>;
+
+/// Query pages one audit listing reads at most (each up to `limit + 1` items).
+const AUDIT_PAGES_PER_CALL: usize = 5;
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -156,6 +162,28 @@ impl DynamoStore {
             .build()
             .map_err(built)?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// `SET is_active = false` on one item, under `condition` (which may use `:true`).
+    fn set_inactive(
+        &self,
+        pk: String,
+        sk: String,
+        condition: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET is_active = :false")
+            .condition_expression(condition)
+            .expression_attribute_values(":false", AttributeValue::Bool(false));
+        if condition.contains(":true") {
+            update = update.expression_attribute_values(":true", AttributeValue::Bool(true));
+        }
+        Ok(TransactWriteItem::builder()
+            .update(update.build().map_err(built)?)
+            .build())
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Transaction, StoreError> {
@@ -441,6 +469,42 @@ fn key_hash_pk(hash: &KeyHash) -> String {
     format!("KEYHASH#{}", hash.as_str())
 }
 
+fn key_lookup_item(key: &ApiKeyRecord) -> Item {
+    let mut item = HashMap::from([
+        ("pk".to_owned(), s(key_hash_pk(&key.key_hash))),
+        ("sk".to_owned(), s("KEYHASH")),
+        ("key_hash".to_owned(), s(key.key_hash.as_str())),
+        ("key_id".to_owned(), s(key.id.to_string())),
+        ("workspace_id".to_owned(), s(key.workspace_id.to_string())),
+        ("scopes".to_owned(), s(key.scopes.to_stored())),
+        ("is_active".to_owned(), AttributeValue::Bool(key.is_active)),
+    ]);
+    if let Some(used) = key.last_used_at {
+        item.insert("last_used_at".to_owned(), n(used.unix()));
+    }
+    if let Some(expiry) = key.expires_at {
+        item.insert("key_expires_at".to_owned(), n(expiry.unix()));
+    }
+    item
+}
+
+fn audit_item(workspace_id: WorkspaceId, event: &AuditEvent) -> Result<Item, StoreError> {
+    let shown = serde_json::to_string(event)
+        .map_err(|err| StoreError::Corrupt(format!("audit event does not serialize: {err}")))?;
+    Ok(HashMap::from([
+        ("pk".to_owned(), s(workspace_pk(workspace_id))),
+        ("sk".to_owned(), s(format!("AUDIT#{}", event.id))),
+        ("event_type".to_owned(), s(event.event_type.as_str())),
+        ("event".to_owned(), s(shown)),
+        ("expires_at".to_owned(), n(event.retain_until.unix())),
+    ]))
+}
+
+fn audit_from_item(item: &Item) -> Result<AuditEvent, StoreError> {
+    serde_json::from_str(&read_s(item, "event")?)
+        .map_err(|_| StoreError::Corrupt("attribute event does not parse".into()))
+}
+
 fn key_item(key: &ApiKeyRecord) -> Item {
     let mut item = HashMap::from([
         ("pk".to_owned(), s(workspace_pk(key.workspace_id))),
@@ -456,7 +520,23 @@ fn key_item(key: &ApiKeyRecord) -> Item {
     if let Some(used) = key.last_used_at {
         item.insert("last_used_at".to_owned(), n(used.unix()));
     }
+    if let Some(expiry) = key.expires_at {
+        item.insert("key_expires_at".to_owned(), n(expiry.unix()));
+    }
+    if let Some(id) = key.replaced_by {
+        item.insert("replaced_by".to_owned(), s(id.to_string()));
+    }
+    if let Some(id) = key.rotated_from {
+        item.insert("rotated_from".to_owned(), s(id.to_string()));
+    }
     item
+}
+
+fn read_opt_id<T: std::str::FromStr>(item: &Item, name: &str) -> Result<Option<T>, StoreError> {
+    match item.get(name) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(_) => read_parsed(item, name).map(Some),
+    }
 }
 
 fn key_from_item(workspace_id: WorkspaceId, item: &Item) -> Result<ApiKeyRecord, StoreError> {
@@ -470,6 +550,9 @@ fn key_from_item(workspace_id: WorkspaceId, item: &Item) -> Result<ApiKeyRecord,
         is_active: read_bool(item, "is_active")?,
         last_used_at: read_opt_time(item, "last_used_at")?,
         created_at: read_time(item, "created_at")?,
+        expires_at: read_opt_time(item, "key_expires_at")?,
+        replaced_by: read_opt_id(item, "replaced_by")?,
+        rotated_from: read_opt_id(item, "rotated_from")?,
     })
 }
 
@@ -527,7 +610,11 @@ fn idempotency_from_item(
 }
 
 impl Store for DynamoStore {
-    async fn create_account(&self, account: &NewAccount) -> Result<AccountCreated, StoreError> {
+    async fn create_account(
+        &self,
+        account: &NewAccount,
+        event: &AuditEvent,
+    ) -> Result<AccountCreated, StoreError> {
         let ws = workspace_pk(account.workspace_id);
         let created = n(account.created_at.unix());
         let email_claim = HashMap::from([
@@ -567,6 +654,7 @@ impl Store for DynamoStore {
             self.put(email_claim, absent)?,
             self.put(workspace, absent)?,
             self.put(user, absent)?,
+            self.put(audit_item(account.workspace_id, event)?, absent)?,
         ];
         match self.transact(items).await? {
             Transaction::Committed => Ok(AccountCreated::Created),
@@ -600,19 +688,12 @@ impl Store for DynamoStore {
         }))
     }
 
-    async fn create_api_key(&self, key: &ApiKeyRecord, cap: u64) -> Result<KeyCreated, StoreError> {
-        let mut lookup = HashMap::from([
-            ("pk".to_owned(), s(key_hash_pk(&key.key_hash))),
-            ("sk".to_owned(), s("KEYHASH")),
-            ("key_hash".to_owned(), s(key.key_hash.as_str())),
-            ("key_id".to_owned(), s(key.id.to_string())),
-            ("workspace_id".to_owned(), s(key.workspace_id.to_string())),
-            ("scopes".to_owned(), s(key.scopes.to_stored())),
-            ("is_active".to_owned(), AttributeValue::Bool(key.is_active)),
-        ]);
-        if let Some(used) = key.last_used_at {
-            lookup.insert("last_used_at".to_owned(), n(used.unix()));
-        }
+    async fn create_api_key(
+        &self,
+        key: &ApiKeyRecord,
+        cap: u64,
+        event: &AuditEvent,
+    ) -> Result<KeyCreated, StoreError> {
         // The slot is claimed first, with one conditional ADD: concurrent creations cannot pass
         // the cap together (as a count read before the write could), and they do not conflict
         // with each other (as they would inside transactions on one item).
@@ -620,7 +701,11 @@ impl Store for DynamoStore {
             return Ok(KeyCreated::LimitReached);
         }
         let absent = Some("attribute_not_exists(pk)");
-        let items = vec![self.put(key_item(key), absent)?, self.put(lookup, absent)?];
+        let items = vec![
+            self.put(key_item(key), absent)?,
+            self.put(key_lookup_item(key), absent)?,
+            self.put(audit_item(key.workspace_id, event)?, absent)?,
+        ];
         let outcome = match self.transact(items).await {
             Ok(Transaction::Committed) => Ok(KeyCreated::Created),
             // Fresh ids and a 160-bit secret never collide: a failed condition means a retry of
@@ -672,64 +757,208 @@ impl Store for DynamoStore {
             .collect()
     }
 
-    async fn deactivate_api_key(
+    async fn get_api_key(
         &self,
         workspace_id: WorkspaceId,
         key_id: KeyId,
-    ) -> Result<Deactivation, StoreError> {
-        let Some(item) = self
-            .get(workspace_pk(workspace_id), &format!("KEY#{key_id}"))
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.get(workspace_pk(workspace_id), &format!("KEY#{key_id}"))
             .await?
-        else {
-            return Ok(Deactivation::NotFound);
-        };
-        let key = key_from_item(workspace_id, &item)?;
-        if !key.is_active {
-            return Ok(Deactivation::AlreadyInactive);
-        }
-        let deactivate =
-            |pk: String, sk: String, condition: &str| -> Result<TransactWriteItem, StoreError> {
-                let mut update = Update::builder()
-                    .table_name(&self.table)
-                    .key("pk", s(pk))
-                    .key("sk", s(sk))
-                    .update_expression("SET is_active = :false")
-                    .condition_expression(condition)
-                    .expression_attribute_values(":false", AttributeValue::Bool(false));
-                if condition.contains(":true") {
-                    update =
-                        update.expression_attribute_values(":true", AttributeValue::Bool(true));
-                }
-                Ok(TransactWriteItem::builder()
-                    .update(update.build().map_err(built)?)
-                    .build())
+            .map(|item| key_from_item(workspace_id, &item))
+            .transpose()
+    }
+
+    async fn deactivate_api_key<F>(
+        &self,
+        workspace_id: WorkspaceId,
+        key_id: KeyId,
+        event: F,
+    ) -> Result<Deactivation, StoreError>
+    where
+        F: Fn(&ApiKeyRecord) -> AuditEvent + Send + Sync,
+    {
+        // Read, then write under a condition that pins what was read. A replaced key gave its
+        // slot to its successor, so a rotation committing in between must not let this
+        // deactivation give back a slot the key no longer holds: the condition fails, and the
+        // key is read again.
+        for _ in 0..3 {
+            let Some(key) = self.get_api_key(workspace_id, key_id).await? else {
+                return Ok(Deactivation::NotFound);
             };
-        // The key item's condition (still active) makes a concurrent second DELETE a no-op, so
-        // only the deactivation that happened gives the slot back.
+            if !key.is_active {
+                return Ok(Deactivation::AlreadyInactive);
+            }
+            let key_condition = if key.replaced_by.is_some() {
+                "is_active = :true AND attribute_exists(replaced_by)"
+            } else {
+                "is_active = :true AND attribute_not_exists(replaced_by)"
+            };
+            let items = vec![
+                self.set_inactive(
+                    workspace_pk(workspace_id),
+                    format!("KEY#{key_id}"),
+                    key_condition,
+                )?,
+                self.set_inactive(
+                    key_hash_pk(&key.key_hash),
+                    "KEYHASH".to_owned(),
+                    "attribute_exists(pk)",
+                )?,
+                self.put(
+                    audit_item(workspace_id, &event(&key))?,
+                    Some("attribute_not_exists(pk)"),
+                )?,
+            ];
+            match self.transact(items).await? {
+                Transaction::Committed => {
+                    if key.replaced_by.is_none() {
+                        self.release_key_slot(workspace_id).await?;
+                    }
+                    return Ok(Deactivation::Deactivated);
+                }
+                Transaction::ConditionFailed(codes) if Transaction::failed_at(&codes, 0) => {}
+                Transaction::ConditionFailed(_) => {
+                    return Err(StoreError::Corrupt(
+                        "key item without its lookup item".into(),
+                    ))
+                }
+            }
+        }
+        Err(StoreError::Unavailable(
+            "key kept changing during deactivation".into(),
+        ))
+    }
+
+    async fn rotate_api_key(&self, rotation: &Rotation) -> Result<Rotated, StoreError> {
+        let (old, new) = (&rotation.old, &rotation.new);
+        let (ws, now) = (old.workspace_id, rotation.event.occurred_at);
+        let expiry = n(rotation.old_expires_at.unix());
+        let old_key = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(workspace_pk(ws)))
+            .key("sk", s(format!("KEY#{}", old.id)))
+            .update_expression("SET key_expires_at = :expiry, replaced_by = :new")
+            .condition_expression(
+                "is_active = :true AND attribute_not_exists(replaced_by) \
+                 AND (attribute_not_exists(key_expires_at) OR key_expires_at > :now)",
+            )
+            .expression_attribute_values(":expiry", expiry.clone())
+            .expression_attribute_values(":new", s(new.id.to_string()))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", n(now.unix()))
+            .build()
+            .map_err(built)?;
+        let old_lookup = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(key_hash_pk(&old.key_hash)))
+            .key("sk", s("KEYHASH"))
+            .update_expression("SET key_expires_at = :expiry")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":expiry", expiry)
+            .build()
+            .map_err(built)?;
+        let absent = Some("attribute_not_exists(pk)");
         let items = vec![
-            deactivate(
-                workspace_pk(workspace_id),
-                format!("KEY#{key_id}"),
-                "is_active = :true",
-            )?,
-            deactivate(
-                key_hash_pk(&key.key_hash),
-                "KEYHASH".to_owned(),
-                "attribute_exists(pk)",
-            )?,
+            TransactWriteItem::builder().update(old_key).build(),
+            TransactWriteItem::builder().update(old_lookup).build(),
+            self.put(key_item(new), absent)?,
+            self.put(key_lookup_item(new), absent)?,
+            self.put(audit_item(ws, &rotation.event)?, absent)?,
         ];
         match self.transact(items).await? {
-            Transaction::Committed => {
-                self.release_key_slot(workspace_id).await?;
-                Ok(Deactivation::Deactivated)
-            }
+            Transaction::Committed => Ok(Rotated::Rotated),
             Transaction::ConditionFailed(codes) if Transaction::failed_at(&codes, 0) => {
-                Ok(Deactivation::AlreadyInactive)
+                // Either someone else changed the key, or this is an SDK retry of our own
+                // committed attempt: then the old key names our new key.
+                match self.get_api_key(ws, old.id).await? {
+                    Some(now) if now.replaced_by == Some(new.id) => Ok(Rotated::Rotated),
+                    _ => Ok(Rotated::NotRotatable),
+                }
             }
             Transaction::ConditionFailed(_) => Err(StoreError::Corrupt(
-                "key item without its lookup item".into(),
+                "key item without its lookup item, or a fresh id taken".into(),
             )),
         }
+    }
+
+    async fn record_audit_event(
+        &self,
+        workspace_id: WorkspaceId,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        // A retried put of the same event id writes the same item again: harmless.
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(audit_item(workspace_id, event)?))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list_audit_events(
+        &self,
+        workspace_id: WorkspaceId,
+        limit: usize,
+        after: Option<AuditEventId>,
+        event_type: Option<AuditEventType>,
+    ) -> Result<AuditPage, StoreError> {
+        let pk = workspace_pk(workspace_id);
+        let mut start = after.map(|id| {
+            HashMap::from([
+                ("pk".to_owned(), s(pk.clone())),
+                ("sk".to_owned(), s(format!("AUDIT#{id}"))),
+            ])
+        });
+        let mut events = Vec::new();
+        // With a type filter DynamoDB applies `Limit` before the filter, so read on; but at
+        // most a few pages per call, so one request's cost stays bounded. The cursor then
+        // continues after the last event read.
+        for _ in 0..AUDIT_PAGES_PER_CALL {
+            let wanted = limit + 1 - events.len();
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s("AUDIT#"))
+                .scan_index_forward(false)
+                .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            if let Some(t) = event_type {
+                query = query
+                    .filter_expression("event_type = :type")
+                    .expression_attribute_values(":type", s(t.as_str()));
+            }
+            let output = query.send().await.map_err(unavailable)?;
+            for item in output.items() {
+                events.push(audit_from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if events.len() > limit || start.is_none() {
+                break;
+            }
+        }
+        let continue_after = if events.len() > limit {
+            events.truncate(limit);
+            events.last().map(|e| e.id)
+        } else {
+            match &start {
+                Some(key) => Some(
+                    read_s(key, "sk")?
+                        .trim_start_matches("AUDIT#")
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt("audit sort key".into()))?,
+                ),
+                None => None,
+            }
+        };
+        Ok(AuditPage {
+            events,
+            continue_after,
+        })
     }
 
     async fn find_key_by_hash(&self, hash: &KeyHash) -> Result<Option<KeyLookup>, StoreError> {
@@ -743,6 +972,7 @@ impl Store for DynamoStore {
             scopes: read_scopes(&item)?,
             is_active: read_bool(&item, "is_active")?,
             last_used_at: read_opt_time(&item, "last_used_at")?,
+            expires_at: read_opt_time(&item, "key_expires_at")?,
         }))
     }
 

@@ -15,6 +15,25 @@ struct State {
     active_keys: HashMap<WorkspaceId, u64>,
     messages: BTreeMap<(WorkspaceId, MessageId), MessageRecord>,
     idempotency: HashMap<(WorkspaceId, String), IdempotencyRecord>,
+    events: BTreeMap<(WorkspaceId, AuditEventId), AuditEvent>,
+}
+
+impl State {
+    fn record(&mut self, workspace_id: WorkspaceId, event: &AuditEvent) {
+        self.events.insert((workspace_id, event.id), event.clone());
+    }
+}
+
+fn lookup_of(key: &ApiKeyRecord) -> KeyLookup {
+    KeyLookup {
+        key_hash: key.key_hash.clone(),
+        key_id: key.id,
+        workspace_id: key.workspace_id,
+        scopes: key.scopes.clone(),
+        is_active: key.is_active,
+        last_used_at: key.last_used_at,
+        expires_at: key.expires_at,
+    }
 }
 
 #[derive(Default)]
@@ -50,12 +69,17 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    async fn create_account(&self, account: &NewAccount) -> Result<AccountCreated, StoreError> {
+    async fn create_account(
+        &self,
+        account: &NewAccount,
+        event: &AuditEvent,
+    ) -> Result<AccountCreated, StoreError> {
         let mut state = self.state()?;
         let email = account.email.as_str().to_owned();
         if state.accounts.contains_key(&email) {
             return Ok(AccountCreated::EmailTaken);
         }
+        state.record(account.workspace_id, event);
         state.accounts.insert(
             email,
             UserCredentials {
@@ -73,26 +97,32 @@ impl Store for MemoryStore {
         Ok(self.state()?.accounts.get(email.as_str()).cloned())
     }
 
-    async fn create_api_key(&self, key: &ApiKeyRecord, cap: u64) -> Result<KeyCreated, StoreError> {
+    async fn create_api_key(
+        &self,
+        key: &ApiKeyRecord,
+        cap: u64,
+        event: &AuditEvent,
+    ) -> Result<KeyCreated, StoreError> {
         let mut state = self.state()?;
         let active = state.active_keys.entry(key.workspace_id).or_insert(0);
         if *active >= cap {
             return Ok(KeyCreated::LimitReached);
         }
         *active += 1;
-        state.lookups.insert(
-            key.key_hash.as_str().to_owned(),
-            KeyLookup {
-                key_hash: key.key_hash.clone(),
-                key_id: key.id,
-                workspace_id: key.workspace_id,
-                scopes: key.scopes.clone(),
-                is_active: key.is_active,
-                last_used_at: key.last_used_at,
-            },
-        );
+        state
+            .lookups
+            .insert(key.key_hash.as_str().to_owned(), lookup_of(key));
         state.keys.insert((key.workspace_id, key.id), key.clone());
+        state.record(key.workspace_id, event);
         Ok(KeyCreated::Created)
+    }
+
+    async fn get_api_key(
+        &self,
+        workspace_id: WorkspaceId,
+        key_id: KeyId,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        Ok(self.state()?.keys.get(&(workspace_id, key_id)).cloned())
     }
 
     async fn list_api_keys(
@@ -111,11 +141,15 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn deactivate_api_key(
+    async fn deactivate_api_key<F>(
         &self,
         workspace_id: WorkspaceId,
         key_id: KeyId,
-    ) -> Result<Deactivation, StoreError> {
+        event: F,
+    ) -> Result<Deactivation, StoreError>
+    where
+        F: Fn(&ApiKeyRecord) -> AuditEvent + Send + Sync,
+    {
         let mut state = self.state()?;
         let Some(key) = state.keys.get_mut(&(workspace_id, key_id)) else {
             return Ok(Deactivation::NotFound);
@@ -124,14 +158,77 @@ impl Store for MemoryStore {
             return Ok(Deactivation::AlreadyInactive);
         }
         key.is_active = false;
-        let hash = key.key_hash.as_str().to_owned();
+        let (hash, held_slot) = (key.key_hash.as_str().to_owned(), key.replaced_by.is_none());
+        let event = event(key);
         if let Some(lookup) = state.lookups.get_mut(&hash) {
             lookup.is_active = false;
         }
-        if let Some(active) = state.active_keys.get_mut(&workspace_id) {
-            *active = active.saturating_sub(1);
+        if held_slot {
+            if let Some(active) = state.active_keys.get_mut(&workspace_id) {
+                *active = active.saturating_sub(1);
+            }
         }
+        state.record(workspace_id, &event);
         Ok(Deactivation::Deactivated)
+    }
+
+    async fn rotate_api_key(&self, rotation: &Rotation) -> Result<Rotated, StoreError> {
+        let mut state = self.state()?;
+        let (ws, now) = (rotation.old.workspace_id, rotation.event.occurred_at);
+        let Some(old) = state.keys.get_mut(&(ws, rotation.old.id)) else {
+            return Ok(Rotated::NotRotatable);
+        };
+        if old.status(now) != KeyStatus::Active || old.replaced_by.is_some() {
+            return Ok(Rotated::NotRotatable);
+        }
+        old.expires_at = Some(rotation.old_expires_at);
+        old.replaced_by = Some(rotation.new.id);
+        let hash = old.key_hash.as_str().to_owned();
+        if let Some(lookup) = state.lookups.get_mut(&hash) {
+            lookup.expires_at = Some(rotation.old_expires_at);
+        }
+        let new = &rotation.new;
+        state
+            .lookups
+            .insert(new.key_hash.as_str().to_owned(), lookup_of(new));
+        state.keys.insert((ws, new.id), new.clone());
+        state.record(ws, &rotation.event);
+        Ok(Rotated::Rotated)
+    }
+
+    async fn record_audit_event(
+        &self,
+        workspace_id: WorkspaceId,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.state()?.record(workspace_id, event);
+        Ok(())
+    }
+
+    async fn list_audit_events(
+        &self,
+        workspace_id: WorkspaceId,
+        limit: usize,
+        after: Option<AuditEventId>,
+        event_type: Option<AuditEventType>,
+    ) -> Result<AuditPage, StoreError> {
+        let state = self.state()?;
+        let upper = after.unwrap_or_else(|| AuditEventId::from(uuid::Uuid::max()));
+        let mut newest_first = state
+            .events
+            .range((workspace_id, AuditEventId::from(uuid::Uuid::nil()))..(workspace_id, upper))
+            .rev()
+            .map(|(_, e)| e)
+            .filter(|e| event_type.is_none_or(|t| e.event_type == t));
+        let events: Vec<AuditEvent> = newest_first.by_ref().take(limit).cloned().collect();
+        let continue_after = match events.last() {
+            Some(last) if newest_first.next().is_some() => Some(last.id),
+            _ => None,
+        };
+        Ok(AuditPage {
+            events,
+            continue_after,
+        })
     }
 
     async fn find_key_by_hash(&self, hash: &KeyHash) -> Result<Option<KeyLookup>, StoreError> {

@@ -5,7 +5,8 @@
 use std::future::Future;
 
 use crate::account::{DisplayName, Email};
-use crate::ids::{KeyId, MessageId, UserId, WorkspaceId};
+use crate::audit::{AuditEvent, AuditEventType};
+use crate::ids::{AuditEventId, KeyId, MessageId, UserId, WorkspaceId};
 use crate::keys::{KeyHash, KeyPrefix};
 use crate::message::Channel;
 use crate::scopes::Scopes;
@@ -64,9 +65,43 @@ pub struct ApiKeyRecord {
     pub key_prefix: KeyPrefix,
     pub key_hash: KeyHash,
     pub scopes: Scopes,
+    /// False once deactivated (final). Whether the key works also depends on `expires_at`:
+    /// see `status`.
     pub is_active: bool,
     pub last_used_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// The key is refused from this moment on; `None` = never.
+    pub expires_at: Option<Timestamp>,
+    /// Set on the old key when it was rotated: the key that replaces it.
+    pub replaced_by: Option<KeyId>,
+    /// Set on a key made by rotation: the key it replaces.
+    pub rotated_from: Option<KeyId>,
+}
+
+/// What a key is, as shown to its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    Active,
+    Expired,
+    Deactivated,
+}
+
+/// Whether a key with this deactivation flag and expiry works at `now`.
+pub fn key_status(is_active: bool, expires_at: Option<Timestamp>, now: Timestamp) -> KeyStatus {
+    if !is_active {
+        KeyStatus::Deactivated
+    } else if expires_at.is_some_and(|expiry| now >= expiry) {
+        KeyStatus::Expired
+    } else {
+        KeyStatus::Active
+    }
+}
+
+impl ApiKeyRecord {
+    pub fn status(&self, now: Timestamp) -> KeyStatus {
+        key_status(self.is_active, self.expires_at, now)
+    }
 }
 
 /// What the authorizer reads for a presented key: one item, found by the key's hash.
@@ -78,6 +113,14 @@ pub struct KeyLookup {
     pub scopes: Scopes,
     pub is_active: bool,
     pub last_used_at: Option<Timestamp>,
+    /// Carried on the lookup item so expiry (and a rotation's overlap) costs no extra read.
+    pub expires_at: Option<Timestamp>,
+}
+
+impl KeyLookup {
+    pub fn status(&self, now: Timestamp) -> KeyStatus {
+        key_status(self.is_active, self.expires_at, now)
+    }
 }
 
 /// Whether `create_api_key` stored the key.
@@ -129,6 +172,33 @@ pub enum Deactivation {
     NotFound,
 }
 
+/// A rotation, as `rotate_api_key` is asked to write it.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The key being replaced, as the caller read it.
+    pub old: ApiKeyRecord,
+    /// When the old key stops working (the end of the overlap).
+    pub old_expires_at: Timestamp,
+    /// The replacement, `rotated_from` set.
+    pub new: ApiKeyRecord,
+    pub event: AuditEvent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotated {
+    Rotated,
+    /// The old key was deactivated, expired or replaced meanwhile; nothing was written.
+    NotRotatable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    /// Where the next page starts after, when there may be more: the last event read (which
+    /// with a type filter may be one that did not match).
+    pub continue_after: Option<AuditEventId>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRecord {
     pub id: MessageId,
@@ -171,10 +241,12 @@ pub struct MessagePage {
 pub const LAST_USED_RESOLUTION_SECONDS: i64 = 60;
 
 pub trait Store: Send + Sync {
-    /// Workspace, owner and email claim in one transaction; the email is unique.
+    /// Workspace, owner, email claim and the `user.registered` event in one transaction; the
+    /// email is unique.
     fn create_account(
         &self,
         account: &NewAccount,
+        event: &AuditEvent,
     ) -> impl Future<Output = Result<AccountCreated, StoreError>> + Send;
 
     fn find_credentials(
@@ -182,13 +254,21 @@ pub trait Store: Send + Sync {
         email: &Email,
     ) -> impl Future<Output = Result<Option<UserCredentials>, StoreError>> + Send;
 
-    /// Key item, hash lookup item and the workspace's active-key count in one transaction,
-    /// unless the workspace already has `cap` active keys.
+    /// Key item, hash lookup item and `event` in one transaction, unless the workspace already
+    /// holds `cap` keys that are neither deactivated nor replaced.
     fn create_api_key(
         &self,
         key: &ApiKeyRecord,
         cap: u64,
+        event: &AuditEvent,
     ) -> impl Future<Output = Result<KeyCreated, StoreError>> + Send;
+
+    /// One key of the workspace by id (one strongly consistent read).
+    fn get_api_key(
+        &self,
+        workspace_id: WorkspaceId,
+        key_id: KeyId,
+    ) -> impl Future<Output = Result<Option<ApiKeyRecord>, StoreError>> + Send;
 
     /// The workspace's keys, newest first, deactivated ones included.
     fn list_api_keys(
@@ -196,13 +276,40 @@ pub trait Store: Send + Sync {
         workspace_id: WorkspaceId,
     ) -> impl Future<Output = Result<Vec<ApiKeyRecord>, StoreError>> + Send;
 
-    /// Marks the key item and its lookup item inactive and gives its slot back to the
-    /// workspace's active-key count, in one transaction. Final.
-    fn deactivate_api_key(
+    /// Marks the key item and its lookup item inactive and writes the event that `event`
+    /// makes of the key, in one transaction; then gives the key's slot back. Final.
+    fn deactivate_api_key<F>(
         &self,
         workspace_id: WorkspaceId,
         key_id: KeyId,
-    ) -> impl Future<Output = Result<Deactivation, StoreError>> + Send;
+        event: F,
+    ) -> impl Future<Output = Result<Deactivation, StoreError>> + Send
+    where
+        F: Fn(&ApiKeyRecord) -> AuditEvent + Send + Sync;
+
+    /// In one transaction: the old key (if still active, unexpired and not replaced) gets its
+    /// new expiry and `replaced_by`, on its key and lookup items; the new key's items and the
+    /// event are written. The new key takes over the old key's slot.
+    fn rotate_api_key(
+        &self,
+        rotation: &Rotation,
+    ) -> impl Future<Output = Result<Rotated, StoreError>> + Send;
+
+    /// An event that records no change (a login).
+    fn record_audit_event(
+        &self,
+        workspace_id: WorkspaceId,
+        event: &AuditEvent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Newest first, after `after` when given, only `event_type` when given.
+    fn list_audit_events(
+        &self,
+        workspace_id: WorkspaceId,
+        limit: usize,
+        after: Option<AuditEventId>,
+        event_type: Option<AuditEventType>,
+    ) -> impl Future<Output = Result<AuditPage, StoreError>> + Send;
 
     /// One strongly consistent read by hash.
     fn find_key_by_hash(
