@@ -4,12 +4,14 @@
 //! the request's signature before anything here runs.
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::audit::{Actor, AuditEvent, AuditEventType, RequestOrigin, Target};
 use crate::error::ApiError;
 use crate::keys::{ApiKeySecret, KeyHash};
-use crate::store::{Deactivation, Store, StoreError};
+use crate::store::{ApiKeyRecord, Deactivation, Store, StoreError};
+use crate::timestamp::Timestamp;
 
 /// Reports per request, as GitHub's protocol allows.
 pub const MAX_REPORTS: usize = 100;
@@ -104,50 +106,76 @@ pub struct LeakVerdict {
     pub label: LeakLabel,
 }
 
-/// Labels every report and deactivates each active key of ours among them, in order. A
-/// database failure stops the whole request (503): GitHub sends it again, and the keys this
-/// attempt already deactivated are then true positives that need nothing more.
+/// Labels every report and deactivates each active key of ours among them, in order, each with
+/// an `api_key.leak_reported` event (actor: the reporter's `source`; details: `url`, `source`)
+/// written in the deactivation's transaction. Per report of a well-formed key: one strongly
+/// consistent read, plus the deactivation when the key is active. A database failure stops the
+/// whole request (503): GitHub sends it again, and the keys this attempt already deactivated
+/// are then true positives that need nothing more.
 pub async fn process_reports<S: Store>(
     store: &S,
     reports: &[LeakReport],
+    origin: &RequestOrigin,
+    audit_retention_days: u64,
 ) -> Result<Vec<LeakVerdict>, StoreError> {
     let mut verdicts = Vec::with_capacity(reports.len());
     for report in reports {
-        let label = match &report.key_hash {
-            None => LeakLabel::FalsePositive,
-            Some(hash) => match store.find_key_by_hash(hash).await? {
-                Some(key) if key.key_hash.matches(hash) => {
-                    if key.is_active {
-                        // TODO(audit merge): record api_key.leak_reported with url and source.
-                        match store
-                            .deactivate_api_key(key.workspace_id, key.key_id)
-                            .await?
-                        {
-                            Deactivation::Deactivated => tracing::warn!(
-                                key_id = %key.key_id,
-                                workspace_id = %key.workspace_id,
-                                "API key deactivated: reported leaked"
-                            ),
-                            Deactivation::AlreadyInactive => {}
-                            Deactivation::NotFound => tracing::error!(
-                                key_id = %key.key_id,
-                                workspace_id = %key.workspace_id,
-                                "leaked key's lookup item has no key item"
-                            ),
-                        }
-                    }
-                    LeakLabel::TruePositive
-                }
-                _ => LeakLabel::FalsePositive,
-            },
-        };
         verdicts.push(LeakVerdict {
             token_hash: report.token_hash.clone(),
             token_type: report.token_type.clone(),
-            label,
+            label: label_report(store, report, origin, audit_retention_days).await?,
         });
     }
     Ok(verdicts)
+}
+
+async fn label_report<S: Store>(
+    store: &S,
+    report: &LeakReport,
+    origin: &RequestOrigin,
+    audit_retention_days: u64,
+) -> Result<LeakLabel, StoreError> {
+    let Some(hash) = &report.key_hash else {
+        return Ok(LeakLabel::FalsePositive);
+    };
+    let key = match store.find_key_by_hash(hash).await? {
+        Some(key) if key.key_hash.matches(hash) => key,
+        _ => return Ok(LeakLabel::FalsePositive),
+    };
+    if !key.is_active {
+        return Ok(LeakLabel::TruePositive);
+    }
+    let leak_reported = |key: &ApiKeyRecord| {
+        AuditEvent::new(
+            AuditEventType::ApiKeyLeakReported,
+            Actor::LeakReport {
+                source: report.source.clone(),
+            },
+            Target::api_key(key),
+            origin,
+            json!({ "url": report.url, "source": report.source }),
+            Timestamp::now(),
+            audit_retention_days,
+        )
+    };
+    match store
+        .deactivate_api_key(key.workspace_id, key.key_id, leak_reported)
+        .await?
+    {
+        Deactivation::Deactivated => tracing::warn!(
+            key_id = %key.key_id,
+            workspace_id = %key.workspace_id,
+            "API key deactivated: reported leaked"
+        ),
+        // Deactivated meanwhile, by its owner or an earlier delivery of this report.
+        Deactivation::AlreadyInactive => {}
+        Deactivation::NotFound => tracing::error!(
+            key_id = %key.key_id,
+            workspace_id = %key.workspace_id,
+            "leaked key's lookup item has no key item"
+        ),
+    }
+    Ok(LeakLabel::TruePositive)
 }
 
 #[cfg(test)]
@@ -248,10 +276,20 @@ mod tests {
     async fn our_active_key_is_deactivated_and_every_key_of_ours_is_a_true_positive() {
         let store = MemoryStore::new();
         let owner = user();
-        let (active, _) = seed_key(&store, owner.workspace_id, Scopes::all()).await;
+        let (active, active_record) = seed_key(&store, owner.workspace_id, Scopes::all()).await;
         let (inactive, inactive_record) = seed_key(&store, owner.workspace_id, Scopes::all()).await;
         store
-            .deactivate_api_key(owner.workspace_id, inactive_record.id)
+            .deactivate_api_key(owner.workspace_id, inactive_record.id, |key| {
+                AuditEvent::new(
+                    AuditEventType::ApiKeyDeactivated,
+                    Actor::User { id: owner.user_id },
+                    Target::api_key(key),
+                    &RequestOrigin::default(),
+                    json!({}),
+                    Timestamp::now(),
+                    1,
+                )
+            })
             .await
             .unwrap();
         let unknown = ApiKeySecret::generate().unwrap().expose_once();
@@ -264,7 +302,13 @@ mod tests {
             item(&active),
         ]))
         .unwrap();
-        let verdicts = process_reports(&store, &reports).await.unwrap();
+        let origin = RequestOrigin {
+            source_ip: Some("192.0.2.10".into()),
+            user_agent: Some("GitHub-Secret-Scanning".into()),
+        };
+        let verdicts = process_reports(&store, &reports, &origin, 30)
+            .await
+            .unwrap();
         let labels: Vec<LeakLabel> = verdicts.iter().map(|v| v.label).collect();
         use LeakLabel::*;
         assert_eq!(
@@ -295,5 +339,32 @@ mod tests {
             .unwrap()
             .iter()
             .all(|k| !k.is_active));
+
+        // One leak event, for the key that was active, saying where it leaked.
+        let leaks = store
+            .list_audit_events(
+                owner.workspace_id,
+                10,
+                None,
+                Some(AuditEventType::ApiKeyLeakReported),
+            )
+            .await
+            .unwrap()
+            .events;
+        assert_eq!(leaks.len(), 1, "{leaks:?}");
+        let event = &leaks[0];
+        assert_eq!(
+            event.actor,
+            Actor::LeakReport {
+                source: "content".into()
+            }
+        );
+        assert_eq!(event.target, Target::api_key(&active_record));
+        assert_eq!(
+            event.details,
+            json!({"url": "https://github.com/o/r/blob/1/f", "source": "content"})
+        );
+        assert_eq!(event.source_ip.as_deref(), Some("192.0.2.10"));
+        assert!(!serde_json::to_string(event).unwrap().contains(&active[4..]));
     }
 }

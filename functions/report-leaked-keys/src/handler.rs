@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use yebolink_shared::audit::RequestOrigin;
 use yebolink_shared::leaks::{parse_reports, process_reports, LeakLabel, LeakVerdict};
 use yebolink_shared::request::MAX_BODY_BYTES;
 use yebolink_shared::response::{bare_json, failure};
@@ -41,7 +42,13 @@ async fn report_leaked_keys<S: Store, F: FetchKeys>(
     let signature = SignatureHeaders::from_headers(req.headers())?;
     keys.verify(body, &signature, Instant::now()).await?;
     let reports = parse_reports(body)?;
-    let verdicts = process_reports(&app.store, &reports).await?;
+    let verdicts = process_reports(
+        &app.store,
+        &reports,
+        &RequestOrigin::of(req),
+        app.config.audit_retention_days,
+    )
+    .await?;
     let ours = verdicts
         .iter()
         .filter(|v| v.label == LeakLabel::TruePositive)
