@@ -45,6 +45,9 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 README_ROUTE = re.compile(r"\b(" + "|".join(METHODS) + r") +(/api/v1/[A-Za-z0-9_\-/{}:]*[A-Za-z0-9_\-}])")
 # Which authorizer a path needs; mirrors shared::auth::Credential::for_path.
 AUTHORIZER_BY_PREFIX = (("/api/v1/messages", "ApiKeyAuthorizer"), ("/api/v1/api-keys", "JwtAuthorizer"))
+# Paths under those prefixes that no authorizer guards (shared::auth::LEAK_REPORTS_PATH: signed
+# by GitHub secret scanning instead).
+UNGUARDED_PATHS = ("/api/v1/api-keys/leaks",)
 FORBIDDEN_ENV = ("JWT_SECRET", "YEBOLINK_LOCAL_INLINE_AUTH", "DYNAMODB_ENDPOINT")
 # The OpenAPI security scheme each authorizer corresponds to, and what that scheme must be.
 SCHEME_BY_AUTHORIZER = {"ApiKeyAuthorizer": "ApiKeyAuth", "JwtAuthorizer": "BearerAuth"}
@@ -96,6 +99,14 @@ def norm_path(path: str) -> str:
     """`/api/v1/api-keys/:id` -> `/api/v1/api-keys/{id}`; strips a trailing slash."""
     path = re.sub(r":([A-Za-z_][A-Za-z0-9_]*)", r"{\1}", path)
     return path.rstrip("/") or "/"
+
+
+def authorizer_for(path: str) -> str | None:
+    """The authorizer a path needs; mirrors shared::auth::Credential::for_path."""
+    if path in UNGUARDED_PATHS:
+        return None
+    return next((a for prefix, a in AUTHORIZER_BY_PREFIX
+                 if path == prefix or path.startswith(prefix + "/")), None)
 
 
 def fmt(route: Route) -> str:
@@ -171,8 +182,7 @@ def check_routes(template: dict, errors: list[str]) -> dict[Route, str]:
                 errors.append(f"template: {fmt(route)} is routed twice ({routes[route]} and {binary})")
             routes[route] = binary
             # The authorizer this path needs, and no other.
-            wanted = next((a for prefix, a in AUTHORIZER_BY_PREFIX
-                           if route[1] == prefix or route[1].startswith(prefix + "/")), None)
+            wanted = authorizer_for(route[1])
             got = ev.get("Auth", {}).get("Authorizer")
             if got in (None, "NONE"):
                 got = None
@@ -319,8 +329,7 @@ def check_openapi(routes: dict[Route, str], errors: list[str]) -> int:
 
     for route in sorted(set(operations) & set(routes)):
         operation = operations[route]
-        authorizer = next((a for prefix, a in AUTHORIZER_BY_PREFIX
-                           if route[1] == prefix or route[1].startswith(prefix + "/")), None)
+        authorizer = authorizer_for(route[1])
         wanted = SCHEME_BY_AUTHORIZER.get(authorizer) if authorizer else None
         security = operation.get("security", global_security) or []
         names = sorted({name for requirement in security for name in (requirement or {})})

@@ -160,6 +160,20 @@ yl_export_local_env() {
   unset AWS_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN JWT_SECRET_ARN
 }
 
+# Leaked-key reports are signed by GitHub; locally a key pair of our own stands in for GitHub's
+# (tests/src/bin/leak-signer.rs), written once into .data/leak-report/ (not in git). Exports
+# LEAK_REPORT_PUBLIC_KEYS_FILE (read by report-leaked-keys at cold start) and
+# YEBOLINK_LEAK_SIGNING_KEY (the private key, for the black-box tests and `leak-signer sign`).
+yl_leak_report_keys() {
+  local dir="$YL_ROOT/.data/leak-report"
+  export LEAK_REPORT_PUBLIC_KEYS_FILE="$dir/leak-report-public-keys.json" \
+    YEBOLINK_LEAK_SIGNING_KEY="$dir/leak-report-private-key.pk8"
+  [[ -s "$LEAK_REPORT_PUBLIC_KEYS_FILE" && -s "$YEBOLINK_LEAK_SIGNING_KEY" ]] && return 0
+  yl_log "writing a local leak-report signing key pair into $dir"
+  (cd "$YL_ROOT" && cargo run -q -p yebolink-blackbox --bin leak-signer -- keygen "$dir" >/dev/null) \
+    || yl_die "leak-signer keygen failed"
+}
+
 # yl_start_stack PORT LOGFILE [watch args...] : builds every routed function (and the
 # authorizer), serves them with cargo lambda watch on 127.0.0.1:PORT, YL_CONCURRENCY instances
 # each and no CORS (as deployed), and waits until each route answers once. Sets WATCH_PID, BASE.
@@ -168,6 +182,7 @@ yl_start_stack() {
   local -a bins=(authorizer)
   while read -r method path fn; do [[ " ${bins[*]} " == *" $fn "* ]] || bins+=("$fn"); done < <(yl_routes)
   (cd "$YL_ROOT" && cargo build "${bins[@]/#/--bin=}") || yl_die "the build failed (see the cargo output above)"
+  yl_leak_report_keys
   yl_check_port_free "$port" "cargo lambda watch"
   local here=$PWD
   cd "$YL_ROOT" || return 1 # the router and env come from the workspace's Cargo.toml

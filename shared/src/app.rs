@@ -133,7 +133,7 @@ pub fn init_logging() {
 }
 
 /// Crates whose events are logged at the configured level; every other crate at most `debug`.
-const OWN_CRATES: [&str; 11] = [
+const OWN_CRATES: [&str; 14] = [
     "yebolink_shared",
     "authorizer",
     "authorizer_handler",
@@ -141,9 +141,12 @@ const OWN_CRATES: [&str; 11] = [
     "deactivate_api_key",
     "get_message",
     "list_api_keys",
+    "list_audit_events",
     "list_messages",
     "login",
     "register",
+    "report_leaked_keys",
+    "rotate_api_key",
     "send_message",
 ];
 

@@ -57,11 +57,17 @@ pub enum Credential {
     ApiKey,
 }
 
+/// Leaked-key reports: signed by the reporter (GitHub), not sent by a workspace, so no
+/// authorizer guards them although they sit under `/api/v1/api-keys`.
+pub const LEAK_REPORTS_PATH: &str = "/api/v1/api-keys/leaks";
+
 impl Credential {
     /// Which credential a REST resource path needs; `None` for paths no authorizer guards.
     pub fn for_path(path: &str) -> Option<Self> {
         let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
-        if under("/api/v1/messages") {
+        if path == LEAK_REPORTS_PATH {
+            None
+        } else if under("/api/v1/messages") {
             Some(Credential::ApiKey)
         } else if under("/api/v1/api-keys") || under("/api/v1/audit-events") {
             Some(Credential::UserToken)
@@ -284,6 +290,27 @@ mod source_tests {
         context.identity.source_ip = Some(ip.to_owned());
         request("POST", "/api/v1/auth/login", None)
             .with_request_context(RequestContext::ApiGatewayV1(context))
+    }
+
+    #[test]
+    fn leak_reports_need_no_credential_and_their_neighbours_keep_theirs() {
+        assert_eq!(Credential::for_path(LEAK_REPORTS_PATH), None);
+        for path in [
+            "/api/v1/api-keys",
+            "/api/v1/api-keys/{id}",
+            "/api/v1/api-keys/leaks/x",
+        ] {
+            assert_eq!(
+                Credential::for_path(path),
+                Some(Credential::UserToken),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            Credential::for_path("/api/v1/messages/{id}"),
+            Some(Credential::ApiKey)
+        );
+        assert_eq!(Credential::for_path("/api/v1/auth/login"), None);
     }
 
     #[test]

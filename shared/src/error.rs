@@ -17,6 +17,9 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("Invalid API key")]
     InvalidApiKey,
+    /// A leaked-key report whose signature is missing, malformed, by an unknown key or wrong.
+    #[error("Missing or invalid request signature")]
+    InvalidSignature,
     #[error("This API key lacks the {0} scope")]
     InsufficientScope(&'static str),
     #[error("Resource not found")]
@@ -51,9 +54,10 @@ impl ApiError {
         match self {
             ApiError::InvalidJson | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unauthorized | ApiError::InvalidCredentials | ApiError::InvalidApiKey => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::Unauthorized
+            | ApiError::InvalidCredentials
+            | ApiError::InvalidApiKey
+            | ApiError::InvalidSignature => StatusCode::UNAUTHORIZED,
             ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::EmailTaken | ApiError::KeyLimitReached { .. } | ApiError::KeyNotRotatable => {
@@ -77,6 +81,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::InvalidApiKey => "invalid_api_key",
+            ApiError::InvalidSignature => "invalid_signature",
             ApiError::InsufficientScope(_) => "insufficient_scope",
             ApiError::NotFound => "not_found",
             ApiError::EmailTaken => "email_taken",

@@ -14,6 +14,8 @@ pub mod error;
 pub mod ids;
 pub mod jwt;
 pub mod keys;
+/// Leaked-key reports from secret scanners (GitHub's partner protocol).
+pub mod leaks;
 pub mod message;
 pub mod password;
 pub mod ratelimit;

@@ -19,6 +19,19 @@ pub fn success<T: Serialize>(status: StatusCode, data: &T) -> Response<Body> {
     }
 }
 
+/// `data` itself as the body, with no envelope: only for a success answer whose shape an outside
+/// protocol fixes (GitHub secret scanning reads a bare JSON array from leak reports). Errors
+/// keep the envelope.
+pub fn bare_json<T: Serialize>(status: StatusCode, data: &T) -> Response<Body> {
+    match serde_json::to_string(data) {
+        Ok(body) => with_json(status, body),
+        Err(err) => {
+            tracing::error!(error = %err, "response serialisation failed");
+            failure(&ApiError::Internal)
+        }
+    }
+}
+
 /// The error envelope for `err`, with `Retry-After` where the error has one.
 pub fn failure(err: &ApiError) -> Response<Body> {
     let body = json!({
@@ -71,6 +84,14 @@ mod tests {
             body_json(&response),
             json!({"success": true, "data": {"id": 1}})
         );
+    }
+
+    #[test]
+    fn a_bare_body_is_the_data_alone_with_json_content_type() {
+        let response = bare_json(StatusCode::OK, &json!([{"label": "false_positive"}]));
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(body_json(&response), json!([{"label": "false_positive"}]));
     }
 
     #[test]

@@ -728,6 +728,78 @@ async fn management_and_account_calls_cost_what_docs_performance_says() {
     assert_eq!(ops.take(), [GET_CONSISTENT]);
 }
 
+// POST /api-keys/leaks (after its signature check, which costs no call): per reported token
+// that has our format, one consistent read of its hash; for an active key of ours, the
+// deactivation (read, transaction with the `api_key.leak_reported` event, slot back). Tokens
+// that are not well-formed keys cost nothing.
+#[tokio::test]
+async fn a_leak_report_costs_one_read_per_well_formed_token_and_a_deactivation_per_active_key() {
+    use yebolink_shared::audit::RequestOrigin;
+    use yebolink_shared::leaks::{parse_reports, process_reports, LeakLabel};
+
+    let (store, ops) = counted_store().await;
+    let (active, _) = seed_key(&store, None).await;
+    let (inactive, inactive_record) = seed_key(&store, None).await;
+    store
+        .deactivate_api_key(
+            inactive_record.workspace_id,
+            inactive_record.id,
+            deactivated_event,
+        )
+        .await
+        .unwrap();
+    let unknown = ApiKeySecret::generate().unwrap().expose_once();
+    ops.take();
+
+    let body = serde_json::Value::Array(
+        [active.as_str(), inactive.as_str(), unknown.as_str(), "ghp_not_ours", "x"]
+            .iter()
+            .map(|token| serde_json::json!({"token": token, "type": "t", "url": "u", "source": "content"}))
+            .collect(),
+    )
+    .to_string();
+    let reports = parse_reports(body.as_bytes()).unwrap();
+    assert_eq!(ops.take(), [], "parsing and hashing cost no call");
+
+    let verdicts = process_reports(&store, &reports, &RequestOrigin::default(), 30)
+        .await
+        .unwrap();
+    let labels: Vec<LeakLabel> = verdicts.iter().map(|v| v.label).collect();
+    assert_eq!(
+        labels,
+        [
+            LeakLabel::TruePositive,
+            LeakLabel::TruePositive,
+            LeakLabel::FalsePositive,
+            LeakLabel::FalsePositive,
+            LeakLabel::FalsePositive
+        ]
+    );
+    let deactivation = Op::TransactWriteItems {
+        puts: 1,
+        updates: 2,
+    };
+    assert_eq!(
+        ops.take(),
+        [
+            // The active key: its hash, then the deactivation.
+            GET_CONSISTENT,
+            GET_CONSISTENT,
+            deactivation,
+            Op::UpdateItem,
+            // The inactive key and the unknown well-formed one: their hash only.
+            GET_CONSISTENT,
+            GET_CONSISTENT,
+        ]
+    );
+
+    // GitHub delivers the same report again: every key of ours is already inactive.
+    process_reports(&store, &reports, &RequestOrigin::default(), 30)
+        .await
+        .unwrap();
+    assert_eq!(ops.take(), [GET_CONSISTENT, GET_CONSISTENT, GET_CONSISTENT]);
+}
+
 /// Replaces the answer to the first UpdateItem with a 500, after DynamoDB applied it: the answer
 /// of a write that happened is lost, which is what a timeout or a dropped connection also does.
 #[derive(Debug, Clone, Default)]

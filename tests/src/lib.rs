@@ -25,6 +25,8 @@ use reqwest::{header::HeaderMap, Client, Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+pub mod leak_signing;
+
 /// A password that satisfies the policy (12..256 characters).
 pub const PASSWORD: &str = "correct horse battery staple";
 /// The message of every 401 `invalid_api_key`.
@@ -443,6 +445,21 @@ impl TestApi {
             401 => false,
             other => panic!("{}: unexpected {other}: {}", reply.what, reply.text),
         }
+    }
+
+    // ---- leaked-key reports -----------------------------------------------------------------
+
+    /// `POST /api/v1/api-keys/leaks` with `body` as is and the given signature headers
+    /// (`(name, value)` pairs; none for an unsigned request).
+    pub async fn report_leaks(&self, body: &[u8], headers: &[(&str, &str)]) -> Reply {
+        let mut request = self
+            .request(Method::POST, "/api/v1/api-keys/leaks")
+            .header("Content-Type", "application/json")
+            .body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request).await
     }
 
     // ---- messaging --------------------------------------------------------------------------
