@@ -44,7 +44,11 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 # (the docs' `/api/v1/api-keys/:id` form is accepted too).
 README_ROUTE = re.compile(r"\b(" + "|".join(METHODS) + r") +(/api/v1/[A-Za-z0-9_\-/{}:]*[A-Za-z0-9_\-}])")
 # Which authorizer a path needs; mirrors shared::auth::Credential::for_path.
-AUTHORIZER_BY_PREFIX = (("/api/v1/messages", "ApiKeyAuthorizer"), ("/api/v1/api-keys", "JwtAuthorizer"))
+AUTHORIZER_BY_PREFIX = (
+    ("/api/v1/messages", "ApiKeyAuthorizer"),
+    ("/api/v1/api-keys", "JwtAuthorizer"),
+    ("/api/v1/audit-events", "JwtAuthorizer"),
+)
 # Paths under those prefixes that no authorizer guards (shared::auth::LEAK_REPORTS_PATH: signed
 # by GitHub secret scanning instead).
 UNGUARDED_PATHS = ("/api/v1/api-keys/leaks",)

@@ -51,11 +51,23 @@ pub fn api_key(key: &ApiKeyRecord, now: Timestamp) -> Value {
     })
 }
 
-/// The one response that shows a full key: create and rotate.
+/// The one response that shows a full key: create and rotate. The documented create fields,
+/// plus `expires_at` and `status`, plus `rotated_from` for a key made by rotation.
 pub fn created_api_key(key: &ApiKeyRecord, secret: ApiKeySecret, now: Timestamp) -> Value {
-    let mut shown = api_key(key, now);
-    shown["key"] = json!(secret.expose_once());
-    shown["warning"] = json!(CREATED_KEY_WARNING);
+    let mut shown = json!({
+        "id": key.id,
+        "name": key.name,
+        "key": secret.expose_once(),
+        "key_prefix": key.key_prefix,
+        "scopes": key.scopes,
+        "created_at": key.created_at,
+        "expires_at": key.expires_at,
+        "status": key.status(now),
+        "warning": CREATED_KEY_WARNING,
+    });
+    if let Some(old) = key.rotated_from {
+        shown["rotated_from"] = json!(old);
+    }
     shown
 }
 

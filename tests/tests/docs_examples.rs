@@ -34,7 +34,8 @@ async fn docs_curl_create_key_example_returns_the_documented_response() {
         reply.json()
     };
 
-    // The documented response, field for field (the Go example's CreateKeyResponse).
+    // The documented response, field for field (the Go example's CreateKeyResponse), plus the
+    // two lifecycle fields every key view has (`expires_at`, `status`).
     assert_eq!(body["success"], json!(true));
     let data = &body["data"];
     let mut fields: Vec<&str> = data
@@ -48,14 +49,18 @@ async fn docs_curl_create_key_example_returns_the_documented_response() {
         fields,
         [
             "created_at",
+            "expires_at",
             "id",
             "key",
             "key_prefix",
             "name",
             "scopes",
+            "status",
             "warning"
         ]
     );
+    assert_eq!(data["expires_at"], json!(null));
+    assert_eq!(data["status"], json!("active"));
     assert_eq!(data["name"], json!("Production API Key"));
     assert_eq!(data["scopes"], json!(["send_messages", "read_messages"]));
     assert_eq!(

@@ -1,5 +1,6 @@
 //! Races over HTTP: deactivation while the key is in use, concurrent key creation, concurrent
-//! registration of one email, concurrent idempotent sends, concurrent deactivations.
+//! registration of one email, concurrent idempotent sends, concurrent deactivations, concurrent
+//! rotations, and rotation racing deactivation.
 //!
 //! Concurrent sends at the rate limit are in `rate_limits.rs`
 //! (`a_concurrent_burst_of_twice_the_limit_admits_exactly_the_limit`); eight concurrent key
@@ -385,4 +386,70 @@ async fn concurrent_deactivations_of_one_key_all_answer_200() {
     assert_eq!(listed["api_keys"].as_array().map(Vec::len), Some(1));
     assert_eq!(listed["api_keys"][0]["is_active"], json!(false));
     assert_invalid_api_key(&api.list_messages(str_at(&key, "/key"), &[]).await);
+}
+
+#[tokio::test]
+async fn concurrent_rotations_of_one_key_make_exactly_one_new_key() {
+    const ROTATIONS: usize = 6;
+    let api = TestApi::from_env();
+    let (account, key) = api.account_with_key(None).await;
+    let id = str_at(&key, "/id").to_owned();
+    let mut set = JoinSet::new();
+    for _ in 0..ROTATIONS {
+        let (api, token, id) = (api.clone(), account.token.clone(), id.clone());
+        set.spawn(async move { api.rotate_key(&token, &id, None).await });
+    }
+    let mut created = Vec::new();
+    while let Some(done) = set.join_next().await {
+        let reply = done.expect("rotate task");
+        if reply.status.as_u16() == 201 {
+            created.push(reply.data(201));
+        } else {
+            assert_error(&reply, 409, "key_not_rotatable");
+        }
+    }
+    assert_eq!(created.len(), 1, "{created:?}");
+    let listed = api.list_keys(&account.token).await.data(200);
+    assert_eq!(listed["api_keys"].as_array().map(Vec::len), Some(2));
+    let old = listed["api_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == json!(id))
+        .unwrap();
+    assert_eq!(old["replaced_by"], created[0]["id"]);
+    assert!(api.key_works(str_at(&created[0], "/key")).await);
+}
+
+/// Rotation (no overlap) and deactivation of one key at once, many times: whichever wins, at
+/// most one key works afterwards, and the one that works is the rotation's new key.
+#[tokio::test]
+async fn a_rotation_racing_a_deactivation_never_leaves_two_working_keys() {
+    const ROUNDS: usize = 6;
+    let api = TestApi::from_env();
+    let account = api.register_workspace().await;
+    for _ in 0..ROUNDS {
+        let key = api.create_key(&account.token, None).await;
+        let id = str_at(&key, "/id").to_owned();
+        let no_overlap = json!({"overlap_seconds": 0});
+        let (rotate, deactivate) = tokio::join!(
+            api.rotate_key(&account.token, &id, Some(&no_overlap)),
+            api.deactivate_key(&account.token, &id),
+        );
+        deactivate.data(200);
+        let new_key = match rotate.status.as_u16() {
+            201 => Some(str_at(&rotate.data(201), "/key").to_owned()),
+            _ => {
+                assert_error(&rotate, 409, "key_not_rotatable");
+                None
+            }
+        };
+        assert!(
+            !api.key_works(str_at(&key, "/key")).await,
+            "old key still works"
+        );
+        if let Some(new_key) = new_key {
+            assert!(api.key_works(&new_key).await, "the rotation's key was lost");
+        }
+    }
 }
