@@ -42,7 +42,9 @@ function endSession(message) {
   sessionStorage.removeItem(SESSION_KEY);
   closeSecret();
   if ($("confirm-dialog").open) $("confirm-dialog").close();
+  if ($("rotate-dialog").open) $("rotate-dialog").close();
   $("keys-body").replaceChildren();
+  $("audit-body").replaceChildren();
   showLogin(message);
 }
 
@@ -152,6 +154,7 @@ function showKeys() {
     Math.min(session.expiresAt - Date.now(), 2 ** 31 - 1));
   $("key-name").focus();
   refreshKeys();
+  refreshAudit();
 }
 
 // Disables a form's controls while its request runs, so a double click sends one request.
@@ -241,9 +244,11 @@ function timeCell(iso, text) {
   return el("time", { dateTime: iso, title: exact.format(date), textContent: text(date) });
 }
 
+const STATUS_TEXT = { active: "Active", expired: "Expired", deactivated: "Deactivated" };
+
 function keyRow(key) {
   const lastUsed = key.last_used_at ? new Date(key.last_used_at) : null;
-  const unused = key.is_active && (!lastUsed || Date.now() - lastUsed.getTime() > UNUSED_AFTER_MS);
+  const unused = key.is_active && !key.replaced_by && (!lastUsed || Date.now() - lastUsed.getTime() > UNUSED_AFTER_MS);
 
   const name = el("td", {}, el("span", { className: "name", textContent: key.name }));
   if (unused) {
@@ -252,15 +257,27 @@ function keyRow(key) {
       textContent: lastUsed ? "unused: not in 30 days" : "unused: never used",
     }));
   }
-  const status = el("span", {
-    className: `badge ${key.is_active ? "active" : "inactive"}`,
-    textContent: key.is_active ? "Active" : "Deactivated",
-  });
+  const state = key.status || (key.is_active ? "active" : "deactivated");
+  const status = el("td", {}, el("span", {
+    className: `badge ${state === "active" ? "active" : state === "expired" ? "expired" : "inactive"}`,
+    textContent: STATUS_TEXT[state] || state,
+  }));
+  if (key.replaced_by && state === "active") {
+    status.append(" ", el("span", { className: "badge replaced", textContent: "replaced: until expiry" }));
+  }
   const used = lastUsed ? timeCell(key.last_used_at, ago) : el("span", { className: "muted", textContent: "Never" });
   const actions = el("td", { className: "actions-cell" });
-  if (key.is_active) {
+  if (state === "active" && !key.replaced_by) {
+    const rotate = el("button", { type: "button", className: "small", textContent: "Rotate" });
+    rotate.setAttribute("aria-label", `Rotate ${key.name} (${key.key_prefix})`);
+    rotate.addEventListener("click", () => confirmRotate(key, rotate));
+    actions.append(rotate, " ");
+  }
+  // An expired key still holds one of the workspace's key slots until it is deactivated, and
+  // a replaced key may need to stop before its overlap ends.
+  if (state !== "deactivated") {
     const button = el("button", { type: "button", className: "danger small", textContent: "Deactivate" });
-    button.setAttribute("aria-label", `Deactivate ${key.name}`);
+    button.setAttribute("aria-label", `Deactivate ${key.name} (${key.key_prefix})`);
     button.addEventListener("click", () => confirmDeactivate(key, button));
     actions.append(button);
   }
@@ -268,13 +285,15 @@ function keyRow(key) {
     name,
     el("td", {}, el("code", { textContent: key.key_prefix })),
     el("td", {}, ...key.scopes.flatMap((s, i) => (i ? [" ", el("code", { textContent: s })] : [el("code", { textContent: s })]))),
-    el("td", {}, status),
+    status,
     el("td", { className: "last-used" }, used),
     el("td", {}, timeCell(key.created_at, (d) => day.format(d))),
-    el("td", { className: "muted", textContent: "Never" }),
+    key.expires_at
+      ? el("td", { className: "expires" }, timeCell(key.expires_at, (d) => (d > new Date() ? ago(d) : day.format(d))))
+      : el("td", { className: "expires muted", textContent: "Never" }),
     actions);
   row.dataset.keyId = key.id;
-  if (!key.is_active) row.className = "inactive";
+  if (state !== "active") row.className = "inactive";
   return row;
 }
 
@@ -317,10 +336,16 @@ async function onCreate(event) {
   }
   await busy(form, async () => {
     try {
-      const data = await authed("POST", "api-keys", { name, scopes });
+      const body = { name, scopes };
+      const days = $("key-expiry").value;
+      if (days !== "never") {
+        body.expires_at = new Date(Date.now() + Number(days) * 86400000).toISOString().replace(/\.\d{3}Z$/, "Z");
+      }
+      const data = await authed("POST", "api-keys", body);
       form.reset(); // the next key starts from the defaults again: no name, both scopes
       openSecret(data);
       refreshKeys();
+      refreshAudit();
     } catch (err) {
       if (session) showError("create-error", err);
     }
@@ -380,12 +405,95 @@ async function onConfirm() {
     pending = null;
     $("confirm-dialog").close();
     notice(`${key.name} was deactivated.`);
+    refreshAudit();
     await refreshKeys();
     $("refresh").focus();
   } catch (err) {
     if (session) showError("confirm-error", err);
   } finally {
     ok.disabled = false;
+  }
+}
+
+// ------------------------------------------------------------------ rotate
+let rotating = null;
+
+function confirmRotate(key, opener) {
+  rotating = { key, opener };
+  $("rotate-title").textContent = `Rotate "${key.name}"?`;
+  $("rotate-text").textContent = `A new key with the same name and scopes replaces ${key.key_prefix}. Move your programs to the new key while the old one still works.`;
+  $("rotate-overlap").value = "86400";
+  showError("rotate-error", null);
+  $("rotate-dialog").showModal();
+  $("rotate-overlap").focus();
+}
+
+async function onRotate() {
+  if (!rotating) return;
+  const { key } = rotating;
+  const ok = $("rotate-ok");
+  ok.disabled = true;
+  try {
+    const data = await authed("POST", `api-keys/${encodeURIComponent(key.id)}/rotate`,
+      { overlap_seconds: Number($("rotate-overlap").value) });
+    rotating = null;
+    $("rotate-dialog").close();
+    openSecret(data);
+    refreshAudit();
+    await refreshKeys();
+  } catch (err) {
+    if (session) showError("rotate-error", err);
+  } finally {
+    ok.disabled = false;
+  }
+}
+
+// ------------------------------------------------------------------ audit trail
+const EVENT_TEXT = {
+  "user.registered": "Workspace created",
+  "user.login_succeeded": "Logged in",
+  "user.login_failed": "Failed login",
+  "api_key.created": "Key created",
+  "api_key.rotated": "Key rotated",
+  "api_key.deactivated": "Key deactivated",
+  "api_key.leak_reported": "Key reported leaked (deactivated)",
+};
+let auditCursor = null;
+let auditing = 0;
+
+function eventRow(event) {
+  const target = event.target.type === "api_key"
+    ? el("code", { textContent: event.target.key_prefix })
+    : el("span", { className: "muted", textContent: "you" });
+  const actor = event.actor.type === "leak_report" ? `secret scanning (${event.actor.source})` : "you";
+  const row = el("tr", {},
+    el("td", {}, timeCell(event.occurred_at, (d) => exact.format(d))),
+    el("td", { textContent: EVENT_TEXT[event.type] || event.type }),
+    el("td", {}, target),
+    el("td", { textContent: actor }),
+    el("td", { className: "muted", textContent: event.source_ip || "" }));
+  row.dataset.eventType = event.type;
+  return row;
+}
+
+async function refreshAudit(more = false) {
+  const mine = ++auditing;
+  showError("audit-error", null);
+  const query = new URLSearchParams({ limit: "20" });
+  if (more && auditCursor) query.set("cursor", auditCursor);
+  try {
+    const data = await authed("GET", `audit-events?${query}`);
+    if (mine !== auditing || !session) return;
+    const rows = (data.events || []).map(eventRow);
+    if (more) $("audit-body").append(...rows);
+    else $("audit-body").replaceChildren(...rows);
+    auditCursor = data.next_cursor;
+    const count = $("audit-body").children.length;
+    $("audit-table").hidden = count === 0;
+    $("audit-empty").hidden = count !== 0;
+    $("audit-more").hidden = !auditCursor;
+  } catch (err) {
+    if (session) showError("audit-error", err);
   }
 }
 
@@ -408,6 +516,15 @@ function start() {
     if (opener && opener.isConnected) opener.focus();
   });
   $("confirm-ok").addEventListener("click", onConfirm);
+  $("rotate-cancel").addEventListener("click", () => $("rotate-dialog").close());
+  $("rotate-dialog").addEventListener("close", () => {
+    const opener = rotating && rotating.opener;
+    rotating = null;
+    if (opener && opener.isConnected) opener.focus();
+  });
+  $("rotate-ok").addEventListener("click", onRotate);
+  $("audit-refresh").addEventListener("click", () => refreshAudit());
+  $("audit-more").addEventListener("click", () => refreshAudit(true));
 
   session = loadSession();
   if (session) showKeys();

@@ -248,7 +248,7 @@ describe("web console in a real browser", { concurrency: false }, () => {
     const sent = await send(keys.Sender);
     assert.equal(sent.status, 201, JSON.stringify(sent.body));
 
-    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.getByRole("button", { name: "Refresh", exact: true }).click();
     const lastUsed = row("Sender").locator("td.last-used time");
     await lastUsed.waitFor();
     assert.match(await lastUsed.innerText(), /just now|seconds? ago|minute ago/);
@@ -258,6 +258,50 @@ describe("web console in a real browser", { concurrency: false }, () => {
     await row("Reader").getByText("unused: never used").waitFor();
     await shot("keys");
     await axe("keys");
+  });
+
+  it("rotates a key in one click: the new key is shown once, the old one is refused after the overlap", async () => {
+    let dialog = await createKey("Rotated", ["send_messages", "read_messages"]);
+    keys.Rotated = await dialog.getByLabel("API key", { exact: true }).inputValue();
+    await dialog.getByRole("button", { name: "I have saved it" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    // Created with the default expiry, the page's 90-day rotation rhythm.
+    const expires = await row("Rotated").locator("td.expires time").getAttribute("datetime");
+    const days = (new Date(expires).getTime() - Date.now()) / 86400000;
+    assert.ok(days > 89.9 && days <= 90, `expires in ${days} days`);
+
+    await page.getByRole("button", { name: "Rotate Rotated" }).click();
+    dialog = page.getByRole("dialog");
+    await dialog.getByRole("heading", { name: 'Rotate "Rotated"?' }).waitFor();
+    await shot("rotate-confirm");
+    await axe("rotate confirmation");
+    await dialog.getByLabel("The old key keeps working").selectOption("0");
+    await dialog.getByRole("button", { name: "Rotate", exact: true }).click();
+    await page.getByRole("heading", { name: 'Save your new API key "Rotated"' }).waitFor();
+    const fresh = await page.getByRole("dialog").getByLabel("API key", { exact: true }).inputValue();
+    assert.ok(KEY_SHAPE.test(fresh) && fresh !== keys.Rotated, "the dialog shows a new full key");
+    await page.getByRole("button", { name: "I have saved it" }).click();
+
+    await row("Rotated").filter({ hasText: "Expired" }).waitFor();
+    await row("Rotated").filter({ hasText: "Active" }).waitFor();
+    assert.equal(await row("Rotated").count(), 2);
+    assert.equal((await send(keys.Rotated)).status, 401, "the old key is refused (no overlap chosen)");
+    assert.equal((await send(fresh)).status, 201, "the new key works");
+    await shot("keys-rotated");
+    await axe("keys after rotation");
+  });
+
+  it("shows the audit trail of every change, newest first", async () => {
+    await page.getByRole("button", { name: "Refresh the audit trail" }).click();
+    const events = page.locator("#audit-body tr");
+    await events.filter({ hasText: "Key rotated" }).waitFor();
+    const types = await events.evaluateAll((rows) => rows.map((r) => r.dataset.eventType));
+    assert.deepEqual(types, [
+      "api_key.rotated", "api_key.created", "api_key.created", "api_key.created", "user.registered",
+    ]);
+    assert.match(await events.first().innerText(), /ybk_[0-9a-f]{7}\.\.\./);
+    await shot("audit-trail");
+    await axe("audit trail");
   });
 
   it("deactivates a key after a confirmation that names it, and the API then refuses it", async () => {
@@ -302,7 +346,11 @@ describe("web console in a real browser", { concurrency: false }, () => {
     await field("login-screen", "Password").fill(PASSWORD);
     await page.getByRole("button", { name: "Log in" }).click();
     await row("Reader").waitFor();
-    assert.equal(await page.locator("#keys-body tr").count(), 2);
+    assert.equal(await page.locator("#keys-body tr").count(), 4);
+    // The failed and the successful login are in the trail.
+    await page.locator("#audit-body tr").filter({ hasText: "Logged in" }).first().waitFor();
+    const recent = await page.locator("#audit-body tr").evaluateAll((rows) => rows.slice(0, 2).map((r) => r.dataset.eventType));
+    assert.deepEqual(recent, ["user.login_succeeded", "user.login_failed"]);
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByRole("status").filter({ hasText: "You have signed out." }).waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
