@@ -343,6 +343,28 @@ async fn malformed_keys_cost_no_call_and_unknown_or_deactivated_keys_one_read() 
 }
 
 #[tokio::test]
+async fn expiry_and_a_rotations_overlap_are_decided_by_the_same_one_read() {
+    let (store, ops) = counted_store().await;
+    let (old_key, old) = seed_key(&store, None).await;
+    let rotation = rotation_of(&store, &old).await;
+    assert_eq!(
+        store.rotate_api_key(&rotation).await.unwrap(),
+        Rotated::Rotated
+    );
+    ops.take();
+
+    // During the overlap the old key is admitted with one read (its last use is written once
+    // a minute, as for any key); from the overlap's end, refused with that one read and no write.
+    let during = Timestamp::now();
+    assert!(authorize_key(&store, &old_key, during).await.is_ok());
+    assert_eq!(ops.take()[0], GET_CONSISTENT);
+    let after = rotation.old_expires_at;
+    let denial = authorize_key(&store, &old_key, after).await.err();
+    assert_eq!(denial, Some(ApiError::InvalidApiKey));
+    assert_eq!(ops.take(), [GET_CONSISTENT]);
+}
+
+#[tokio::test]
 async fn management_routes_are_decided_without_dynamodb() {
     let (store, ops) = counted_store().await;
     let (key, _) = seed_key(&store, None).await;
