@@ -194,6 +194,7 @@ async fn seed_key(store: &DynamoStore, last_used_at: Option<Timestamp>) -> (Stri
         expires_at: None,
         replaced_by: None,
         rotated_from: None,
+        last_used_ip: None,
     };
     assert_eq!(
         store
