@@ -248,6 +248,50 @@ impl UsageRange {
     }
 }
 
+/// The range a usage route's query asks for: `granularity` (`hour` or `day`, default `day`),
+/// `from` and `to` (RFC 3339). Errors name the field.
+pub fn query_range(req: &lambda_http::Request, now: Timestamp) -> Result<UsageRange, ApiError> {
+    use crate::request::query_param;
+    let granularity = match query_param(req, "granularity") {
+        None => Granularity::Day,
+        Some(raw) => Granularity::parse(&raw)
+            .ok_or_else(|| ApiError::field("granularity", "must be hour or day"))?,
+    };
+    let time = |name: &str| {
+        query_param(req, name)
+            .map(|raw| {
+                Timestamp::parse_rfc3339(&raw)
+                    .ok_or_else(|| ApiError::field(name, "must be an RFC 3339 date-time"))
+            })
+            .transpose()
+    };
+    UsageRange::new(granularity, time("from")?, time("to")?, now)
+}
+
+/// A series as the usage routes show it.
+pub fn buckets_view(series: &[(Timestamp, UsageCounts)]) -> serde_json::Value {
+    series
+        .iter()
+        .map(|(start, counts)| {
+            serde_json::json!({
+                "start": start,
+                "requests": counts.requests,
+                "rate_limited": counts.rate_limited,
+                "denied": counts.denied,
+            })
+        })
+        .collect()
+}
+
+/// Whether `key` can have any usage in `range` (created before its end, used after its start):
+/// the workspace total skips the others without reading them.
+pub fn may_have_usage(key: &ApiKeyRecord, range: &UsageRange) -> bool {
+    key.created_at < range.end
+        && key.last_used_at.is_some_and(|used| {
+            floor(used, MINUTE_SECONDS).plus_seconds(2 * MINUTE_SECONDS) > range.first
+        })
+}
+
 /// Writes `minutes` (absolute values) into their hour buckets and those hours' totals into
 /// their day buckets. Only minutes in the hour of the newest are written, so one roll-up is at
 /// most one hour write and one day write. Idempotent: run twice, the same values are written.
