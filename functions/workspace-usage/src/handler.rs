@@ -37,7 +37,7 @@ async fn workspace_usage<S: Store>(
         per_key.push((key, requests));
     }
     // Busiest first; among equals, newest first (the order keys are listed in).
-    per_key.sort_by(|a, b| b.1.cmp(&a.1));
+    per_key.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     let keys: Vec<Value> = per_key
         .iter()
         .map(|(key, requests)| {
