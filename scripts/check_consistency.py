@@ -48,6 +48,7 @@ AUTHORIZER_BY_PREFIX = (
     ("/api/v1/messages", "ApiKeyAuthorizer"),
     ("/api/v1/api-keys", "JwtAuthorizer"),
     ("/api/v1/audit-events", "JwtAuthorizer"),
+    ("/api/v1/usage", "JwtAuthorizer"),
 )
 # Paths under those prefixes that no authorizer guards (shared::auth::LEAK_REPORTS_PATH: signed
 # by GitHub secret scanning instead).

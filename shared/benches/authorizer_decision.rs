@@ -50,6 +50,7 @@ fn seeded_store(rt: &tokio::runtime::Runtime) -> (MemoryStore, String, KeyCaller
         expires_at: None,
         replaced_by: None,
         rotated_from: None,
+        last_used_ip: None,
     };
     rt.block_on(store.create_api_key(&record, u64::MAX, &created_event(&record)))
         .expect("seed key");

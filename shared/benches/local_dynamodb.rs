@@ -64,6 +64,7 @@ fn key(workspace_id: WorkspaceId, n: usize) -> (ApiKeySecret, ApiKeyRecord) {
         expires_at: None,
         replaced_by: None,
         rotated_from: None,
+        last_used_ip: None,
     };
     (secret, record)
 }

@@ -133,13 +133,14 @@ pub fn init_logging() {
 }
 
 /// Crates whose events are logged at the configured level; every other crate at most `debug`.
-const OWN_CRATES: [&str; 14] = [
+const OWN_CRATES: [&str; 16] = [
     "yebolink_shared",
     "authorizer",
     "authorizer_handler",
     "create_api_key",
     "deactivate_api_key",
     "get_message",
+    "key_usage",
     "list_api_keys",
     "list_audit_events",
     "list_messages",
@@ -148,6 +149,7 @@ const OWN_CRATES: [&str; 14] = [
     "report_leaked_keys",
     "rotate_api_key",
     "send_message",
+    "workspace_usage",
 ];
 
 fn subscriber<W>(

@@ -69,7 +69,10 @@ impl Credential {
             None
         } else if under("/api/v1/messages") {
             Some(Credential::ApiKey)
-        } else if under("/api/v1/api-keys") || under("/api/v1/audit-events") {
+        } else if under("/api/v1/api-keys")
+            || under("/api/v1/audit-events")
+            || under("/api/v1/usage")
+        {
             Some(Credential::UserToken)
         } else {
             None
@@ -94,6 +97,19 @@ pub async fn decide<S: Store>(
     credential: Credential,
     now: Timestamp,
 ) -> Result<Principal, ApiError> {
+    decide_from(store, jwt, headers, credential, now, None).await
+}
+
+/// `decide` for a request from `source_ip` (the gateway's `sourceIp`), which a key's
+/// `last_used_ip` records in the same write as `last_used_at`.
+pub async fn decide_from<S: Store>(
+    store: &S,
+    jwt: Option<&JwtKeys>,
+    headers: &HeaderMap,
+    credential: Credential,
+    now: Timestamp,
+    source_ip: Option<&str>,
+) -> Result<Principal, ApiError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     match credential {
         Credential::UserToken => {
@@ -115,7 +131,9 @@ pub async fn decide<S: Store>(
         }
         Credential::ApiKey => {
             let raw = header(API_KEY_HEADER).ok_or(ApiError::InvalidApiKey)?;
-            verify_api_key(store, raw, now).await.map(Principal::ApiKey)
+            verify_api_key_from(store, raw, now, source_ip)
+                .await
+                .map(Principal::ApiKey)
         }
     }
 }
@@ -132,6 +150,17 @@ pub async fn verify_api_key<S: Store>(
     raw: &str,
     now: Timestamp,
 ) -> Result<KeyCaller, ApiError> {
+    verify_api_key_from(store, raw, now, None).await
+}
+
+/// `verify_api_key` for a request from `source_ip`: still one read, and the once-a-minute
+/// `last_used_at` write carries the address too (no write of its own).
+pub async fn verify_api_key_from<S: Store>(
+    store: &S,
+    raw: &str,
+    now: Timestamp,
+    source_ip: Option<&str>,
+) -> Result<KeyCaller, ApiError> {
     let secret = ApiKeySecret::parse(raw.trim()).map_err(|_| ApiError::InvalidApiKey)?;
     let hash = secret.hash();
     let key = store
@@ -147,7 +176,7 @@ pub async fn verify_api_key<S: Store>(
         .is_none_or(|t| now.unix() - t.unix() >= LAST_USED_RESOLUTION_SECONDS);
     if stale {
         // Bookkeeping only: its failure must not turn a valid key away.
-        if let Err(err) = store.record_key_use(&key, now).await {
+        if let Err(err) = store.record_key_use(&key, now, source_ip).await {
             tracing::warn!(error = %err, key_id = %key.key_id, "could not record key use");
         }
     }
@@ -209,12 +238,13 @@ async fn identify<S: Store>(
         }
     }
     if app.config.local_inline_auth {
-        return decide(
+        return decide_from(
             &app.store,
             app.jwt.as_ref(),
             req.headers(),
             credential,
             Timestamp::now(),
+            client_ip(app, req).as_deref(),
         )
         .await;
     }
@@ -249,6 +279,31 @@ pub async fn authenticate_key<S: Store>(
 /// limits could not be tried locally otherwise. Read only in local inline-auth mode, which the
 /// SAM template never sets; deployed, the address is API Gateway's alone.
 pub const LOCAL_SOURCE_IP_HEADER: &str = "x-yebolink-local-source-ip";
+
+/// The caller's address as API Gateway saw it (in local mode, the local header first), exact
+/// (IPv6 not reduced): what a key's `last_used_ip` shows. `None` when there is none.
+pub fn client_ip<S>(app: &App<S>, req: &Request) -> Option<String> {
+    let local = app
+        .config
+        .local_inline_auth
+        .then(|| req.headers().get(LOCAL_SOURCE_IP_HEADER))
+        .flatten()
+        .and_then(|v| v.to_str().ok());
+    let reported = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.as_deref(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.as_deref(),
+        _ => None,
+    };
+    parse_ip(local.or(reported)?)
+}
+
+/// An address as text, parsed and printed again so nothing but an address is ever stored.
+pub fn parse_ip(raw: &str) -> Option<String> {
+    raw.trim()
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
+}
 
 /// Where a request comes from, for per-source limits: the address API Gateway saw
 /// (`requestContext.identity.sourceIp`; never a client-set header such as `X-Forwarded-For`).
@@ -311,6 +366,11 @@ mod source_tests {
             Some(Credential::ApiKey)
         );
         assert_eq!(Credential::for_path("/api/v1/auth/login"), None);
+        assert_eq!(
+            Credential::for_path("/api/v1/usage"),
+            Some(Credential::UserToken)
+        );
+        assert_eq!(Credential::for_path("/api/v1/usagex"), None);
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod response;
 pub mod scopes;
 pub mod store;
 pub mod timestamp;
+pub mod usage;
 pub mod views;
 
 #[cfg(any(test, feature = "testing"))]

@@ -13,6 +13,7 @@ use crate::response::failure;
 use crate::scopes::Scope;
 use crate::store::{Counter, Store};
 use crate::timestamp::Timestamp;
+use crate::usage::{roll_up_before, Outcome, MINUTE_RETENTION_SECONDS};
 
 /// The window of the per-key and per-workspace limits.
 pub const WINDOW_SECONDS: i64 = 60;
@@ -98,42 +99,81 @@ pub async fn admit_source<S: Store>(
 }
 
 /// The gate in front of every messaging handler: the key's identity, one counted request for
-/// the key and one for its workspace (together), the scope. On refusal, the finished response
-/// (with rate-limit headers once the key is known). The headers report the tighter limit.
+/// the workspace, then one for the key, the scope. On refusal, the finished response (with
+/// rate-limit headers once the key is known). The headers report the tighter limit.
 pub async fn admit<S: Store>(
     app: &App<S>,
     req: &Request,
     scope: Scope,
 ) -> Result<(KeyCaller, Quota), Response<Body>> {
+    admit_at(app, req, scope, Timestamp::now()).await
+}
+
+/// `admit` at `now`. The workspace is counted first, so the key's one counter write can also
+/// record how the request ends (`usage::Outcome`): that is what per-key usage is made of, at no
+/// extra write. Each request is exactly one of: a 429 of the workspace limit (not counted
+/// against the key's limit), a 403 for a scope the key lacks (not counted against it either),
+/// or counted against the key's limit (a 429 past it). The first request of a key's minute
+/// then rolls the key's earlier minutes up into its usage buckets.
+pub async fn admit_at<S: Store>(
+    app: &App<S>,
+    req: &Request,
+    scope: Scope,
+    now: Timestamp,
+) -> Result<(KeyCaller, Quota), Response<Body>> {
     let key = authenticate_key(app, req).await.map_err(|e| failure(&e))?;
-    let now = Timestamp::now();
-    let (per_key, per_workspace) = tokio::join!(
-        count(
-            &app.store,
-            Counter::KeyRequests(key.key_id),
-            app.config.rate_limit_per_minute,
-            WINDOW_SECONDS,
-            now,
-        ),
-        count(
-            &app.store,
-            Counter::WorkspaceRequests(key.workspace_id),
-            app.config.workspace_rate_limit_per_minute,
-            WINDOW_SECONDS,
-            now,
-        ),
-    );
-    let (key_quota, key_verdict) = per_key.map_err(|e| failure(&e))?;
-    let (ws_quota, ws_verdict) = per_workspace.map_err(|e| failure(&e))?;
+    let (ws_quota, ws_verdict) = count(
+        &app.store,
+        Counter::WorkspaceRequests(key.workspace_id),
+        app.config.workspace_rate_limit_per_minute,
+        WINDOW_SECONDS,
+        now,
+    )
+    .await
+    .map_err(|e| failure(&e))?;
+    let outcome = if ws_verdict.is_err() {
+        Outcome::WorkspaceLimited
+    } else if key.require(scope).is_err() {
+        Outcome::OutOfScope
+    } else {
+        Outcome::Checked
+    };
+    let limit = app.config.rate_limit_per_minute;
+    let (minute, window_end) = window(now, WINDOW_SECONDS);
+    let minute = Timestamp::from_unix(minute);
+    let usage = app
+        .store
+        .count_key_request(
+            key.key_id,
+            minute,
+            minute.plus_seconds(MINUTE_RETENTION_SECONDS),
+            outcome,
+            limit,
+        )
+        .await
+        .map_err(|e| failure(&ApiError::from(e)))?;
+    if usage.total() == 1 {
+        roll_up_before(&app.store, key.key_id, minute).await;
+    }
+    let key_quota = Quota {
+        limit,
+        remaining: limit.saturating_sub(usage.hits),
+        reset: window_end,
+    };
     let quota = if ws_quota.remaining < key_quota.remaining {
         ws_quota
     } else {
         key_quota
     };
-    key_verdict
-        .and(ws_verdict)
-        .and_then(|()| key.require(scope))
-        .map_err(|e| quota.stamp(failure(&e)))?;
+    let verdict = match outcome {
+        Outcome::WorkspaceLimited => ws_verdict,
+        Outcome::OutOfScope => key.require(scope),
+        Outcome::Checked if usage.hits > limit => Err(ApiError::RateLimited {
+            retry_after: seconds_until(now, window_end),
+        }),
+        Outcome::Checked => Ok(()),
+    };
+    verdict.map_err(|e| quota.stamp(failure(&e)))?;
     Ok((key, quota))
 }
 

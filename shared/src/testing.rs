@@ -88,6 +88,7 @@ pub async fn seed_key(
         expires_at: None,
         replaced_by: None,
         rotated_from: None,
+        last_used_ip: None,
     };
     store
         .create_api_key(&record, u64::MAX, &created_event(&record))

@@ -47,6 +47,7 @@ pub fn api_key(key: &ApiKeyRecord, now: Timestamp) -> Value {
         "replaced_by": key.replaced_by,
         "rotated_from": key.rotated_from,
         "last_used_at": key.last_used_at,
+        "last_used_ip": key.last_used_ip,
         "created_at": key.created_at,
     })
 }

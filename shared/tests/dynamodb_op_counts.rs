@@ -35,12 +35,13 @@ use yebolink_shared::lambda_http::http::{HeaderMap, HeaderValue};
 use yebolink_shared::lambda_http::request::RequestContext;
 use yebolink_shared::lambda_http::{Body, Request, RequestExt};
 use yebolink_shared::message::Channel;
-use yebolink_shared::ratelimit::admit;
+use yebolink_shared::ratelimit::admit_at;
 use yebolink_shared::scopes::{Scope, Scopes};
 use yebolink_shared::store::table::create_table;
 use yebolink_shared::store::*;
 use yebolink_shared::testing::{created_event, deactivated_event, event, registered_event};
 use yebolink_shared::timestamp::Timestamp;
+use yebolink_shared::usage::*;
 use yebolink_shared::{ApiError, App};
 
 /// One DynamoDB operation as the code asked for it.
@@ -194,6 +195,7 @@ async fn seed_key(store: &DynamoStore, last_used_at: Option<Timestamp>) -> (Stri
         expires_at: None,
         replaced_by: None,
         rotated_from: None,
+        last_used_ip: None,
     };
     assert_eq!(
         store
@@ -437,6 +439,28 @@ fn message(key: &KeyCaller) -> MessageRecord {
     }
 }
 
+/// One fixed moment for every gate call of this file: a test's requests then never straddle
+/// a minute by chance (the first request of a key's minute also runs its roll-up).
+fn gate_time() -> Timestamp {
+    static NOW: std::sync::OnceLock<Timestamp> = std::sync::OnceLock::new();
+    *NOW.get_or_init(|| floor(Timestamp::now(), MINUTE_SECONDS).plus_seconds(30))
+}
+
+async fn admit(
+    app: &App<DynamoStore>,
+    req: &Request,
+    scope: Scope,
+) -> Result<
+    (KeyCaller, yebolink_shared::ratelimit::Quota),
+    yebolink_shared::lambda_http::Response<Body>,
+> {
+    admit_at(app, req, scope, gate_time()).await
+}
+
+/// The gate's roll-up look-up on a key's first request of a minute: one small consistent
+/// Query of the key's latest earlier minute counters (nothing to write for a new key).
+const ROLL_UP_QUERY: Op = Op::Query { consistent: true };
+
 fn caller() -> KeyCaller {
     KeyCaller {
         key_id: KeyId::new(),
@@ -452,11 +476,16 @@ async fn send_message_is_two_counter_updates_and_one_conditional_put() {
     let key = caller();
 
     // The gate: identity from the authorizer context (no call), one counted request for the
-    // key and one for its workspace (sent together).
+    // workspace, then one for the key (which also records the outcome: usage); the key's
+    // first request of the minute looks for earlier minutes to roll up.
     let (admitted, quota) = admit(&app, &authorized_request(&key), Scope::SendMessages)
         .await
         .unwrap();
     assert_eq!((admitted.key_id, quota.remaining), (key.key_id, 99));
+    assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem, ROLL_UP_QUERY]);
+    admit(&app, &authorized_request(&key), Scope::SendMessages)
+        .await
+        .unwrap();
     assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem]);
 
     let outcome = app
@@ -497,7 +526,10 @@ async fn an_idempotency_key_adds_its_record_to_the_same_transaction() {
         .await
         .unwrap();
     assert_eq!(outcome, SendOutcome::Created);
-    assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem, both.clone()]);
+    assert_eq!(
+        ops.take(),
+        [Op::UpdateItem, Op::UpdateItem, ROLL_UP_QUERY, both.clone()]
+    );
 
     // A retry: the transaction is cancelled by the record's condition, and the stored response
     // is read back (one consistent read) to be replayed.
@@ -537,7 +569,7 @@ async fn a_refused_request_costs_its_counter_updates_only() {
     };
     let refusal = admit(&app, &authorized_request(&read_only), Scope::SendMessages).await;
     assert_eq!(refusal.err().map(|r| r.status().as_u16()), Some(403));
-    assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem]);
+    assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem, ROLL_UP_QUERY]);
 }
 
 #[tokio::test]
@@ -567,6 +599,7 @@ async fn reading_messages_is_two_counter_updates_and_one_read() {
         [
             Op::UpdateItem,
             Op::UpdateItem,
+            ROLL_UP_QUERY,
             Op::Query { consistent: false }
         ]
     );
@@ -911,4 +944,213 @@ async fn a_counter_add_whose_answer_is_lost_is_not_sent_again() {
     assert_eq!(attempts, ["UpdateItem"]);
     // so the counter holds that one request, not two.
     assert_eq!(store.count(counter, now, now).await.unwrap(), 2);
+}
+
+/// DynamoDB's size of an item: attribute names plus values (strings by their UTF-8 length,
+/// numbers by about one byte per two digits plus one), as its read and write units are billed.
+fn item_size(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    item.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::S(text) => text.len(),
+                    AttributeValue::N(number) => number.len().div_ceil(2) + 1,
+                    AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+                    other => panic!("unexpected attribute {other:?}"),
+                }
+        })
+        .sum()
+}
+
+/// Read units of one Query: the items' total size rounded up to 4 KB, halved when eventually
+/// consistent.
+fn query_rru(
+    items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>],
+    consistent: bool,
+) -> f64 {
+    let size: usize = items.iter().map(item_size).sum();
+    let units = size.div_ceil(4096).max(1) as f64;
+    if consistent {
+        units
+    } else {
+        units / 2.0
+    }
+}
+
+async fn raw_items(
+    store: &DynamoStore,
+    pk: String,
+    prefix: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    store
+        .client()
+        .query()
+        .table_name(store.table_name())
+        .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+        .expression_attribute_values(":pk", AttributeValue::S(pk))
+        .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn usage_adds_no_write_per_request_and_two_per_key_per_active_minute() {
+    let (store, ops) = counted_store().await;
+    let app = app(store, 100);
+    let key = caller();
+    let minute = floor(Timestamp::now(), MINUTE_SECONDS).plus_seconds(60);
+    let request = authorized_request(&key);
+    let gate = |t: Timestamp| admit_at(&app, &request, Scope::SendMessages, t);
+
+    // 100 requests in one minute: the first looks for earlier minutes (none), the other 99
+    // are the two counter updates the rate limits always made, nothing more.
+    gate(minute.plus_seconds(1)).await.unwrap();
+    assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem, ROLL_UP_QUERY]);
+    for i in 0..99 {
+        gate(minute.plus_seconds(2 + i % 50)).await.unwrap();
+        assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem]);
+    }
+    // The first request of the next minute rolls the last one up: the hour bucket, then the
+    // day bucket, absolute values. Usage's writes: 2 per key per active minute, whatever the
+    // rate: 2 / 100 = 0.02 WRU per request at 100 a minute, 0.2 at 10, 2 at 1.
+    gate(minute.plus_seconds(61)).await.unwrap();
+    assert_eq!(
+        ops.take(),
+        [
+            Op::UpdateItem,
+            Op::UpdateItem,
+            ROLL_UP_QUERY,
+            Op::UpdateItem,
+            Op::UpdateItem
+        ]
+    );
+    // The minute counter item stays well under 1 KB (1 WRU per update, as before).
+    let counters = raw_items(&app.store, format!("RATE#{}", key.key_id), "W#").await;
+    assert!(counters.iter().all(|c| item_size(c) < 200), "{counters:?}");
+}
+
+#[tokio::test]
+async fn a_full_hour_bucket_stays_under_one_write_unit() {
+    let (store, _) = counted_store().await;
+    let key = KeyId::new();
+    let hour = floor(Timestamp::now(), HOUR_SECONDS);
+    // 60 minutes at 6,000 requests each, 5,900 of them 429s: larger than any real minute.
+    let minutes: Vec<MinuteUsage> = (0..60)
+        .map(|i| MinuteUsage {
+            start: hour.plus_seconds(i * 60),
+            hits: 6_000,
+            limit: 100,
+            out_of_scope: 0,
+            workspace_limited: 0,
+        })
+        .collect();
+    store.roll_up_minutes(key, hour, &minutes).await.unwrap();
+    let hours = raw_items(&store, format!("USAGE#{key}"), "H#").await;
+    let days = raw_items(&store, format!("USAGE#{key}"), "D#").await;
+    assert!(item_size(&hours[0]) <= 1024, "{}", item_size(&hours[0]));
+    assert!(item_size(&days[0]) <= 1024, "{}", item_size(&days[0]));
+}
+
+#[tokio::test]
+async fn a_90_day_daily_read_costs_at_most_10_read_units_and_a_week_of_hours_is_bounded() {
+    let (store, ops) = counted_store().await;
+    let now = Timestamp::now();
+    let (_, mut record) = seed_key(&store, None).await;
+    let today = floor(now, DAY_SECONDS);
+    // 90 days with traffic in every hour (large numbers): the largest day items there are.
+    for day in 0..90 {
+        for hour in 0..24 {
+            let start = today.plus_seconds(-day * DAY_SECONDS + hour * HOUR_SECONDS);
+            let minute = MinuteUsage {
+                start,
+                hits: 99_999,
+                limit: 100,
+                out_of_scope: 9_999,
+                workspace_limited: 9_999,
+            };
+            store
+                .roll_up_minutes(record.id, start, &[minute])
+                .await
+                .unwrap();
+        }
+    }
+    // And a live minute not rolled up yet: the read lays it over its hour.
+    let minute = floor(now, MINUTE_SECONDS);
+    store
+        .count_key_request(
+            record.id,
+            minute,
+            minute.plus_seconds(MINUTE_RETENTION_SECONDS),
+            Outcome::Checked,
+            100,
+        )
+        .await
+        .unwrap();
+    record.last_used_at = Some(now);
+    ops.take();
+
+    // GET /api-keys/{id}/usage?granularity=day (90 days): the key (1 consistent GetItem, the
+    // handler's), then the day buckets, the live minutes and their hours.
+    let range = UsageRange::new(
+        Granularity::Day,
+        Some(today.plus_seconds(-89 * DAY_SECONDS)),
+        Some(now),
+        now,
+    )
+    .unwrap();
+    let series = key_series(&store, &record, &range).await.unwrap();
+    assert_eq!(series.len(), 90);
+    assert_eq!(
+        ops.take(),
+        [
+            Op::Query { consistent: false },
+            Op::Query { consistent: true },
+            Op::Query { consistent: false }
+        ]
+    );
+    let days = raw_items(&store, format!("USAGE#{}", record.id), "D#").await;
+    assert_eq!(days.len(), 90);
+    let minutes = raw_items(&store, format!("RATE#{}", record.id), "W#").await;
+    let hours = raw_items(&store, format!("USAGE#{}", record.id), "H#").await;
+    let tail_hours: Vec<_> = hours.into_iter().rev().take(2).collect();
+    let rru =
+        1.0 + query_rru(&days, false) + query_rru(&minutes, true) + query_rru(&tail_hours, false);
+    eprintln!("90-day daily read: {rru} RRU");
+    assert!(rru <= 10.0, "{rru} RRU");
+
+    // granularity=hour, 168 buckets (the cap): one Query of at most 168 hour items.
+    let range = UsageRange::new(
+        Granularity::Hour,
+        Some(now.plus_seconds(-167 * HOUR_SECONDS)),
+        Some(now),
+        now,
+    )
+    .unwrap();
+    key_series(&store, &record, &range).await.unwrap();
+    // The hour buckets (one Query; the emulator pages it, DynamoDB pages at 1 MB) and the live
+    // minutes (consistent).
+    let taken = ops.take();
+    assert!(
+        taken.iter().all(|op| matches!(op, Op::Query { .. })),
+        "{taken:?}"
+    );
+    assert_eq!(
+        taken
+            .iter()
+            .filter(|op| **op == Op::Query { consistent: true })
+            .count(),
+        1
+    );
+    let hours = raw_items(&store, format!("USAGE#{}", record.id), "H#").await;
+    let week: Vec<_> = hours.into_iter().rev().take(168).collect();
+    let rru = 1.0 + query_rru(&week, false) + query_rru(&minutes, true);
+    eprintln!("168-hour read: {rru} RRU");
+    assert!(rru <= 10.0, "{rru} RRU");
 }

@@ -18,6 +18,7 @@ use yebolink_shared::store::table::create_table;
 use yebolink_shared::store::*;
 use yebolink_shared::testing::{created_event, deactivated_event, event, registered_event};
 use yebolink_shared::timestamp::Timestamp;
+use yebolink_shared::usage::*;
 
 fn dynamo_client() -> aws_sdk_dynamodb::Client {
     let endpoint = std::env::var("DYNAMODB_TEST_ENDPOINT").expect(
@@ -55,6 +56,7 @@ fn new_key(workspace_id: WorkspaceId) -> (ApiKeySecret, ApiKeyRecord) {
         expires_at: None,
         replaced_by: None,
         rotated_from: None,
+        last_used_ip: None,
     };
     (secret, record)
 }
@@ -211,15 +213,18 @@ async fn key_use_is_recorded_at_most_once_a_minute<S: Store>(store: &S) {
         .await
         .unwrap()
         .unwrap();
-    store.record_key_use(&lookup, t0).await.unwrap();
     store
-        .record_key_use(&lookup, t0.plus_seconds(30))
+        .record_key_use(&lookup, t0, Some("203.0.113.7"))
         .await
         .unwrap();
-    assert_eq!(
-        store.list_api_keys(workspace).await.unwrap()[0].last_used_at,
-        Some(t0)
-    );
+    store
+        .record_key_use(&lookup, t0.plus_seconds(30), Some("198.51.100.1"))
+        .await
+        .unwrap();
+    let listed = &store.list_api_keys(workspace).await.unwrap()[0];
+    // The address is written with the time, as often and no more.
+    assert_eq!(listed.last_used_at, Some(t0));
+    assert_eq!(listed.last_used_ip.as_deref(), Some("203.0.113.7"));
     assert_eq!(
         store
             .find_key_by_hash(&secret.hash())
@@ -231,13 +236,12 @@ async fn key_use_is_recorded_at_most_once_a_minute<S: Store>(store: &S) {
     );
 
     store
-        .record_key_use(&lookup, t0.plus_seconds(61))
+        .record_key_use(&lookup, t0.plus_seconds(61), Some("2001:db8::1"))
         .await
         .unwrap();
-    assert_eq!(
-        store.list_api_keys(workspace).await.unwrap()[0].last_used_at,
-        Some(t0.plus_seconds(61))
-    );
+    let listed = &store.list_api_keys(workspace).await.unwrap()[0];
+    assert_eq!(listed.last_used_at, Some(t0.plus_seconds(61)));
+    assert_eq!(listed.last_used_ip.as_deref(), Some("2001:db8::1"));
 }
 
 async fn a_deactivated_key_records_no_use<S: Store>(store: &S) {
@@ -257,7 +261,7 @@ async fn a_deactivated_key_records_no_use<S: Store>(store: &S) {
         .await
         .unwrap();
     store
-        .record_key_use(&lookup, Timestamp::now())
+        .record_key_use(&lookup, Timestamp::now(), None)
         .await
         .unwrap();
     assert_eq!(
@@ -694,6 +698,190 @@ async fn the_audit_trail_pages_newest_first_filters_by_type_and_stays_in_its_wor
     assert_eq!(failed, expected);
 }
 
+/// Counts `n` requests of `outcome` for `key` in the minute starting at `minute`.
+async fn requests<S: Store>(store: &S, key: KeyId, minute: Timestamp, outcome: Outcome, n: u64) {
+    for _ in 0..n {
+        store
+            .count_key_request(
+                key,
+                minute,
+                minute.plus_seconds(MINUTE_RETENTION_SECONDS),
+                outcome,
+                3,
+            )
+            .await
+            .unwrap();
+    }
+}
+
+fn counts(requests: u64, rate_limited: u64, denied: u64) -> UsageCounts {
+    UsageCounts {
+        requests,
+        rate_limited,
+        denied,
+    }
+}
+
+/// A key created two days ago, last used at `last_used`.
+async fn used_key<S: Store>(store: &S, last_used: Timestamp) -> ApiKeyRecord {
+    let (secret, mut key) = new_key(WorkspaceId::new());
+    key.created_at = last_used.plus_seconds(-2 * DAY_SECONDS);
+    store
+        .create_api_key(&key, u64::MAX, &created_event(&key))
+        .await
+        .unwrap();
+    let lookup = store
+        .find_key_by_hash(&secret.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .record_key_use(&lookup, last_used, None)
+        .await
+        .unwrap();
+    store
+        .get_api_key(key.workspace_id, key.id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn usage_rolls_up_across_hour_and_day_boundaries_and_a_repeated_roll_up_counts_once<
+    S: Store,
+>(
+    store: &S,
+) {
+    // Midnight UTC yesterday: minutes 23:59, 00:00 and 00:01 straddle an hour and a day.
+    let day = floor(Timestamp::now(), DAY_SECONDS).plus_seconds(-DAY_SECONDS);
+    let (before, at, after) = (day.plus_seconds(-60), day, day.plus_seconds(60));
+    let key = used_key(store, after.plus_seconds(5)).await;
+    requests(store, key.id, before, Outcome::Checked, 5).await; // limit 3: two 429s
+                                                                // The first request of 00:00 rolls up 23:59, as `admit` does.
+    roll_up_before(store, key.id, at).await;
+    requests(store, key.id, at, Outcome::Checked, 1).await;
+    requests(store, key.id, at, Outcome::OutOfScope, 2).await;
+    roll_up_before(store, key.id, after).await;
+    requests(store, key.id, after, Outcome::WorkspaceLimited, 4).await;
+
+    let hours = UsageRange::new(
+        Granularity::Hour,
+        Some(day.plus_seconds(-2 * HOUR_SECONDS)),
+        Some(day.plus_seconds(2 * HOUR_SECONDS)),
+        Timestamp::now(),
+    )
+    .unwrap();
+    let days = UsageRange::new(
+        Granularity::Day,
+        Some(day.plus_seconds(-DAY_SECONDS)),
+        Some(day.plus_seconds(DAY_SECONDS)),
+        Timestamp::now(),
+    )
+    .unwrap();
+    let expected_hours = vec![
+        (day.plus_seconds(-2 * HOUR_SECONDS), counts(0, 0, 0)),
+        (day.plus_seconds(-HOUR_SECONDS), counts(5, 2, 0)),
+        (day, counts(7, 4, 2)),
+        (day.plus_seconds(HOUR_SECONDS), counts(0, 0, 0)),
+    ];
+    let expected_days = vec![
+        (day.plus_seconds(-DAY_SECONDS), counts(5, 2, 0)),
+        (day, counts(7, 4, 2)),
+    ];
+    assert_eq!(
+        key_series(store, &key, &hours).await.unwrap(),
+        expected_hours
+    );
+    assert_eq!(key_series(store, &key, &days).await.unwrap(), expected_days);
+
+    // Every roll-up again, twice, and the last minute too: absolute values, nothing doubles.
+    for _ in 0..2 {
+        roll_up_before(store, key.id, at).await;
+        roll_up_before(store, key.id, after).await;
+        roll_up_before(store, key.id, after.plus_seconds(60)).await;
+    }
+    assert_eq!(
+        key_series(store, &key, &hours).await.unwrap(),
+        expected_hours
+    );
+    assert_eq!(key_series(store, &key, &days).await.unwrap(), expected_days);
+    // The stored buckets alone now hold it all.
+    let stored = store
+        .usage_buckets(
+            key.id,
+            Granularity::Day,
+            day.plus_seconds(-DAY_SECONDS),
+            day.plus_seconds(DAY_SECONDS),
+        )
+        .await
+        .unwrap();
+    let totals: Vec<_> = stored.iter().map(|b| (b.start, b.total())).collect();
+    assert_eq!(totals, expected_days);
+}
+
+async fn a_request_shows_in_usage_before_any_roll_up<S: Store>(store: &S) {
+    let now = Timestamp::now();
+    let minute = floor(now, MINUTE_SECONDS);
+    let key = used_key(store, now).await;
+    requests(store, key.id, minute, Outcome::Checked, 2).await;
+    let range = UsageRange::new(Granularity::Hour, None, None, now).unwrap();
+    let series = key_series(store, &key, &range).await.unwrap();
+    assert_eq!(series.len(), 24);
+    assert_eq!(
+        series.last().unwrap(),
+        &(floor(now, HOUR_SECONDS), counts(2, 0, 0))
+    );
+    assert!(series[..23].iter().all(|(_, c)| *c == counts(0, 0, 0)));
+}
+
+async fn a_range_without_traffic_is_all_zero_buckets<S: Store>(store: &S) {
+    let now = Timestamp::now();
+    let key = used_key(store, now).await;
+    requests(
+        store,
+        key.id,
+        floor(now, MINUTE_SECONDS),
+        Outcome::Checked,
+        1,
+    )
+    .await;
+    let quiet = UsageRange::new(
+        Granularity::Day,
+        Some(now.plus_seconds(-60 * DAY_SECONDS)),
+        Some(now.plus_seconds(-40 * DAY_SECONDS)),
+        now,
+    )
+    .unwrap();
+    let series = key_series(store, &key, &quiet).await.unwrap();
+    assert_eq!(series.len(), 21);
+    assert!(series.iter().all(|(_, c)| *c == counts(0, 0, 0)));
+    // A key never used has nothing anywhere.
+    let (_, unused) = new_key(WorkspaceId::new());
+    let recent = UsageRange::new(Granularity::Hour, None, None, now).unwrap();
+    let series = key_series(store, &unused, &recent).await.unwrap();
+    assert!(series.iter().all(|(_, c)| *c == counts(0, 0, 0)));
+}
+
+async fn a_deactivated_keys_usage_stays_readable<S: Store>(store: &S) {
+    let now = Timestamp::now();
+    let minute = floor(now, MINUTE_SECONDS).plus_seconds(-120);
+    let key = used_key(store, minute.plus_seconds(1)).await;
+    requests(store, key.id, minute, Outcome::Checked, 3).await;
+    roll_up_before(store, key.id, minute.plus_seconds(60)).await;
+    store
+        .deactivate_api_key(key.workspace_id, key.id, deactivated_event)
+        .await
+        .unwrap();
+    let key = store
+        .get_api_key(key.workspace_id, key.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!key.is_active);
+    let range = UsageRange::new(Granularity::Day, None, None, now).unwrap();
+    let series = key_series(store, &key, &range).await.unwrap();
+    assert_eq!(series.last().unwrap().1, counts(3, 0, 0));
+}
+
 macro_rules! conformance {
     ($($name:ident),* ; $($shared:ident),*) => {
         mod memory {
@@ -720,7 +908,11 @@ conformance!(
     counters_are_separate_per_name_and_window_and_can_be_taken_back,
     a_rotation_hands_over_the_key_once_with_its_overlap_and_event,
     deactivated_or_expired_keys_are_not_rotatable,
-    the_audit_trail_pages_newest_first_filters_by_type_and_stays_in_its_workspace;
+    the_audit_trail_pages_newest_first_filters_by_type_and_stays_in_its_workspace,
+    usage_rolls_up_across_hour_and_day_boundaries_and_a_repeated_roll_up_counts_once,
+    a_request_shows_in_usage_before_any_roll_up,
+    a_range_without_traffic_is_all_zero_buckets,
+    a_deactivated_keys_usage_stays_readable;
     concurrent_requests_are_counted_exactly,
     concurrently_created_keys_are_all_unique_and_listed,
     a_workspace_holds_at_most_its_cap_of_active_keys

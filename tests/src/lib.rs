@@ -437,6 +437,26 @@ impl TestApi {
         .await
     }
 
+    /// `GET /api/v1/api-keys/{id}/usage` with query pairs.
+    pub async fn key_usage(&self, token: &str, id: &str, query: &[(&str, &str)]) -> Reply {
+        self.send(
+            self.request(Method::GET, &format!("/api/v1/api-keys/{id}/usage"))
+                .bearer_auth(token)
+                .query(query),
+        )
+        .await
+    }
+
+    /// `GET /api/v1/usage` with query pairs.
+    pub async fn workspace_usage(&self, token: &str, query: &[(&str, &str)]) -> Reply {
+        self.send(
+            self.request(Method::GET, "/api/v1/usage")
+                .bearer_auth(token)
+                .query(query),
+        )
+        .await
+    }
+
     /// Whether `key` is admitted right now (a history read; needs `read_messages`).
     pub async fn key_works(&self, key: &str) -> bool {
         let reply = self.list_messages(key, &[("limit", "1")]).await;

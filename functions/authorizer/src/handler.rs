@@ -11,7 +11,7 @@ use aws_lambda_events::apigw::{
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::Value;
-use yebolink_shared::auth::{context_for, decide, Credential, Principal};
+use yebolink_shared::auth::{context_for, decide_from, parse_ip, Credential, Principal};
 use yebolink_shared::store::Store;
 use yebolink_shared::timestamp::Timestamp;
 use yebolink_shared::{ApiError, App};
@@ -36,12 +36,20 @@ pub async fn handle<S: Store>(
     let Some(credential) = Credential::for_path(path) else {
         return Ok(deny(&ApiError::Unauthorized, method_arn));
     };
-    match decide(
+    // The gateway's own record of the caller's address (never a client-set header).
+    let source_ip = event
+        .request_context
+        .identity
+        .as_ref()
+        .and_then(|identity| identity.source_ip.as_deref())
+        .and_then(parse_ip);
+    match decide_from(
         &app.store,
         app.jwt.as_ref(),
         &event.headers,
         credential,
         Timestamp::now(),
+        source_ip.as_deref(),
     )
     .await
     {

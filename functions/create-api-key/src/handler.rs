@@ -60,6 +60,7 @@ async fn create_api_key<S: Store>(
         expires_at,
         replaced_by: None,
         rotated_from: None,
+        last_used_ip: None,
     };
     let created = AuditEvent::for_request(
         &app.config,

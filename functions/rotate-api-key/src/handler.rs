@@ -50,6 +50,7 @@ async fn rotate_api_key<S: Store>(
         key_hash: secret.hash(),
         is_active: true,
         last_used_at: None,
+        last_used_ip: None,
         created_at: now,
         // A key that had a lifetime gets the same lifetime again, counted from now.
         expires_at: old

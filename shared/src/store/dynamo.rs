@@ -29,6 +29,7 @@ use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 
 use super::*;
 use crate::config::{AwsEnv, Config};
+use crate::usage::{floor, part_of, UsageCounts, DAY_SECONDS, HOUR_SECONDS, MINUTE_SECONDS};
 
 /// Timeouts and retries of every AWS client a function makes (DynamoDB, Secrets Manager).
 pub fn sdk_timeouts(config: &Config) -> (TimeoutConfig, RetryConfig) {
@@ -291,6 +292,28 @@ impl DynamoStore {
         window_start: Timestamp,
         expires_at: Timestamp,
     ) -> Result<u64, StoreError> {
+        let attributes = self
+            .update_counter(
+                pk,
+                window_start,
+                "ADD hits :one SET expires_at = :expires",
+                vec![(":one", n(1)), (":expires", n(expires_at.unix()))],
+                ReturnValue::UpdatedNew,
+            )
+            .await?;
+        read_u64(&attributes, "hits")
+    }
+
+    /// One `UpdateItem` with `ADD` on a counter's window item, sent at most once per answer
+    /// that proves nothing (see `add_to_counter`); returns the attributes asked for.
+    async fn update_counter(
+        &self,
+        pk: String,
+        window_start: Timestamp,
+        expression: &str,
+        values: Vec<(&str, AttributeValue)>,
+        returned: ReturnValue,
+    ) -> Result<Item, StoreError> {
         let budget = self
             .client
             .config()
@@ -301,27 +324,23 @@ impl DynamoStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let request = self
+            let mut request = self
                 .client
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", s(pk.clone()))
                 .key("sk", s(format!("W#{}", window_start.unix())))
-                .update_expression("ADD hits :one SET expires_at = :expires")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":expires", n(expires_at.unix()))
-                .return_values(ReturnValue::UpdatedNew)
-                .customize()
-                .config_override(no_retries())
-                .send();
+                .update_expression(expression)
+                .return_values(returned.clone());
+            for (name, value) in &values {
+                request = request.expression_attribute_values(*name, value.clone());
+            }
+            let request = request.customize().config_override(no_retries()).send();
             let result = tokio::time::timeout_at(deadline, request)
                 .await
                 .map_err(|_| StoreError::Unavailable("counter update timed out".into()))?;
             match result {
-                Ok(output) => {
-                    let attributes = output.attributes.unwrap_or_default();
-                    return read_u64(&attributes, "hits");
-                }
+                Ok(output) => return Ok(output.attributes.unwrap_or_default()),
                 Err(err) if attempt < 3 && not_applied(&err) => {
                     tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
                 }
@@ -469,6 +488,63 @@ fn key_hash_pk(hash: &KeyHash) -> String {
     format!("KEYHASH#{}", hash.as_str())
 }
 
+fn usage_pk(key_id: KeyId) -> String {
+    format!("USAGE#{key_id}")
+}
+
+fn minute_from_item(item: &Item) -> Result<MinuteUsage, StoreError> {
+    let start = read_s(item, "sk")?
+        .strip_prefix("W#")
+        .and_then(|t| t.parse().ok())
+        .map(Timestamp::from_unix)
+        .ok_or_else(|| StoreError::Corrupt("minute counter sort key".into()))?;
+    let optional = |name: &str| -> Result<u64, StoreError> {
+        if item.contains_key(name) {
+            read_u64(item, name)
+        } else {
+            Ok(0)
+        }
+    };
+    Ok(MinuteUsage {
+        start,
+        hits: optional("hits")?,
+        // A counter written before usage was counted has no limit: none of it shows as a 429.
+        limit: if item.contains_key("lim") {
+            read_u64(item, "lim")?
+        } else {
+            u64::MAX
+        },
+        out_of_scope: optional("out_of_scope")?,
+        workspace_limited: optional("ws_limited")?,
+    })
+}
+
+/// An hour bucket (`m00`..`m59`, per minute) or a day bucket (`h00`..`h23`, per hour).
+fn bucket_from_item(item: &Item, part: char) -> Result<Bucket, StoreError> {
+    let start = read_s(item, "sk")?
+        .get(2..)
+        .and_then(|t| t.parse().ok())
+        .map(Timestamp::from_unix)
+        .ok_or_else(|| StoreError::Corrupt("usage bucket sort key".into()))?;
+    let mut parts = std::collections::BTreeMap::new();
+    for (name, value) in item {
+        let Some(index) = name
+            .strip_prefix(part)
+            .filter(|i| i.len() == 2)
+            .and_then(|i| i.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let counts = match value {
+            AttributeValue::S(raw) => UsageCounts::from_stored(raw),
+            _ => None,
+        }
+        .ok_or_else(|| StoreError::Corrupt(format!("usage bucket entry {name}")))?;
+        parts.insert(index, counts);
+    }
+    Ok(Bucket { start, parts })
+}
+
 fn key_lookup_item(key: &ApiKeyRecord) -> Item {
     let mut item = HashMap::from([
         ("pk".to_owned(), s(key_hash_pk(&key.key_hash))),
@@ -531,6 +607,9 @@ fn key_item(key: &ApiKeyRecord) -> Item {
     if let Some(id) = key.rotated_from {
         item.insert("rotated_from".to_owned(), s(id.to_string()));
     }
+    if let Some(ip) = &key.last_used_ip {
+        item.insert("last_used_ip".to_owned(), s(ip));
+    }
     item
 }
 
@@ -551,6 +630,7 @@ fn key_from_item(workspace_id: WorkspaceId, item: &Item) -> Result<ApiKeyRecord,
         scopes: read_scopes(item)?,
         is_active: read_bool(item, "is_active")?,
         last_used_at: read_opt_time(item, "last_used_at")?,
+        last_used_ip: read_opt_s(item, "last_used_ip"),
         created_at: read_time(item, "created_at")?,
         expires_at: read_opt_time(item, "key_expires_at")?,
         replaced_by: read_opt_id(item, "replaced_by")?,
@@ -978,9 +1058,15 @@ impl Store for DynamoStore {
         }))
     }
 
-    async fn record_key_use(&self, key: &KeyLookup, now: Timestamp) -> Result<(), StoreError> {
+    async fn record_key_use(
+        &self,
+        key: &KeyLookup,
+        now: Timestamp,
+        source_ip: Option<&str>,
+    ) -> Result<(), StoreError> {
         let touch =
             |pk: String, sk: String, condition: &str| -> Result<TransactWriteItem, StoreError> {
+                let on_key_item = sk.starts_with("KEY#");
                 let mut update = Update::builder()
                     .table_name(&self.table)
                     .key("pk", s(pk))
@@ -988,6 +1074,12 @@ impl Store for DynamoStore {
                     .update_expression("SET last_used_at = :now")
                     .condition_expression(condition)
                     .expression_attribute_values(":now", n(now.unix()));
+                // The address goes on the key item (what the owner lists), in the same write.
+                if let (Some(ip), true) = (source_ip, on_key_item) {
+                    update = update
+                        .update_expression("SET last_used_at = :now, last_used_ip = :ip")
+                        .expression_attribute_values(":ip", s(ip));
+                }
                 if condition.contains(":cutoff") {
                     update = update
                         .expression_attribute_values(
@@ -1058,6 +1150,164 @@ impl Store for DynamoStore {
             }
             Err(err) => Err(unavailable(err)),
         }
+    }
+
+    async fn count_key_request(
+        &self,
+        key_id: KeyId,
+        minute: Timestamp,
+        expires_at: Timestamp,
+        outcome: Outcome,
+        limit: u64,
+    ) -> Result<MinuteUsage, StoreError> {
+        // The request's outcome rides on the counter write the rate limit already makes: the
+        // same one `UpdateItem`, a few more bytes.
+        let counted = match outcome {
+            Outcome::Checked => "hits",
+            Outcome::OutOfScope => "out_of_scope",
+            Outcome::WorkspaceLimited => "ws_limited",
+        };
+        let item = self
+            .update_counter(
+                Counter::KeyRequests(key_id).name(),
+                minute,
+                &format!("ADD {counted} :one SET expires_at = :expires, lim = :limit"),
+                vec![
+                    (":one", n(1)),
+                    (":expires", n(expires_at.unix())),
+                    (":limit", n(limit)),
+                ],
+                ReturnValue::AllNew,
+            )
+            .await?;
+        minute_from_item(&item)
+    }
+
+    async fn key_minutes(
+        &self,
+        key_id: KeyId,
+        from: Timestamp,
+        to: Timestamp,
+        newest: usize,
+    ) -> Result<Vec<MinuteUsage>, StoreError> {
+        if from >= to || newest == 0 {
+            return Ok(Vec::new());
+        }
+        // Strongly consistent: these are the minutes a read shows "at once". Newest first, so
+        // `Limit` keeps the latest; each item is about 100 bytes.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(Counter::KeyRequests(key_id).name()))
+            .expression_attribute_values(":from", s(format!("W#{}", from.unix())))
+            .expression_attribute_values(":to", s(format!("W#{}", to.unix() - 1)))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(i32::try_from(newest).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut minutes = output
+            .items()
+            .iter()
+            .map(minute_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        minutes.reverse();
+        Ok(minutes)
+    }
+
+    async fn roll_up_minutes(
+        &self,
+        key_id: KeyId,
+        hour: Timestamp,
+        minutes: &[MinuteUsage],
+    ) -> Result<(), StoreError> {
+        if minutes.is_empty() {
+            return Ok(());
+        }
+        // Absolute values (`SET`), never `ADD`: a roll-up sent twice (an SDK retry, a request
+        // retried, two instances racing) writes the same values, so nothing counts twice.
+        let mut sets = vec!["expires_at = :expires".to_owned()];
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(usage_pk(key_id)))
+            .key("sk", s(format!("H#{}", hour.unix())))
+            .expression_attribute_values(
+                ":expires",
+                n(hour.unix() + crate::usage::HOUR_RETENTION_SECONDS),
+            );
+        for minute in minutes {
+            let part = part_of(minute.start, MINUTE_SECONDS, HOUR_SECONDS);
+            sets.push(format!("m{part:02} = :m{part:02}"));
+            update = update.expression_attribute_values(
+                format!(":m{part:02}"),
+                s(minute.counts().to_stored()),
+            );
+        }
+        let output = update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let total = bucket_from_item(&output.attributes.unwrap_or_default(), 'm')?.total();
+        let day = floor(hour, DAY_SECONDS);
+        let part = part_of(hour, HOUR_SECONDS, DAY_SECONDS);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(usage_pk(key_id)))
+            .key("sk", s(format!("D#{}", day.unix())))
+            .update_expression(format!("SET h{part:02} = :total, expires_at = :expires"))
+            .expression_attribute_values(":total", s(total.to_stored()))
+            .expression_attribute_values(
+                ":expires",
+                n(day.unix() + crate::usage::DAY_RETENTION_SECONDS),
+            )
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn usage_buckets(
+        &self,
+        key_id: KeyId,
+        granularity: Granularity,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Bucket>, StoreError> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let (prefix, part) = match granularity {
+            Granularity::Hour => ("H#", 'm'),
+            Granularity::Day => ("D#", 'h'),
+        };
+        // Eventually consistent (half the price): buckets change once a minute at most, and
+        // the live minutes laid over them are read consistently.
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(usage_pk(key_id)))
+            .expression_attribute_values(":from", s(format!("{prefix}{}", from.unix())))
+            .expression_attribute_values(":to", s(format!("{prefix}{}", to.unix() - 1)))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(unavailable)?;
+        items
+            .iter()
+            .map(|item| bucket_from_item(item, part))
+            .collect()
     }
 
     async fn put_message(

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use super::*;
+use crate::usage::{floor, part_of, DAY_SECONDS, HOUR_SECONDS, MINUTE_SECONDS};
 
 #[derive(Default)]
 struct State {
@@ -16,6 +17,10 @@ struct State {
     messages: BTreeMap<(WorkspaceId, MessageId), MessageRecord>,
     idempotency: HashMap<(WorkspaceId, String), IdempotencyRecord>,
     events: BTreeMap<(WorkspaceId, AuditEventId), AuditEvent>,
+    /// Key minute counters by (key, minute start).
+    minutes: BTreeMap<(KeyId, i64), MinuteUsage>,
+    /// Usage buckets by (key, granularity is hour, bucket start).
+    buckets: BTreeMap<(KeyId, bool, i64), Bucket>,
 }
 
 impl State {
@@ -235,7 +240,12 @@ impl Store for MemoryStore {
         Ok(self.state()?.lookups.get(hash.as_str()).cloned())
     }
 
-    async fn record_key_use(&self, key: &KeyLookup, now: Timestamp) -> Result<(), StoreError> {
+    async fn record_key_use(
+        &self,
+        key: &KeyLookup,
+        now: Timestamp,
+        source_ip: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         let cutoff = now.unix() - LAST_USED_RESOLUTION_SECONDS;
         let Some(lookup) = state.lookups.get_mut(key.key_hash.as_str()) else {
@@ -248,8 +258,108 @@ impl Store for MemoryStore {
         lookup.last_used_at = Some(now);
         if let Some(record) = state.keys.get_mut(&(key.workspace_id, key.key_id)) {
             record.last_used_at = Some(now);
+            if let Some(ip) = source_ip {
+                record.last_used_ip = Some(ip.to_owned());
+            }
         }
         Ok(())
+    }
+
+    async fn count_key_request(
+        &self,
+        key_id: KeyId,
+        minute: Timestamp,
+        _expires_at: Timestamp,
+        outcome: Outcome,
+        limit: u64,
+    ) -> Result<MinuteUsage, StoreError> {
+        let mut state = self.state()?;
+        let usage = state
+            .minutes
+            .entry((key_id, minute.unix()))
+            .or_insert(MinuteUsage {
+                start: minute,
+                hits: 0,
+                limit,
+                out_of_scope: 0,
+                workspace_limited: 0,
+            });
+        usage.limit = limit;
+        match outcome {
+            Outcome::Checked => usage.hits += 1,
+            Outcome::OutOfScope => usage.out_of_scope += 1,
+            Outcome::WorkspaceLimited => usage.workspace_limited += 1,
+        }
+        Ok(*usage)
+    }
+
+    async fn key_minutes(
+        &self,
+        key_id: KeyId,
+        from: Timestamp,
+        to: Timestamp,
+        newest: usize,
+    ) -> Result<Vec<MinuteUsage>, StoreError> {
+        let state = self.state()?;
+        let mut found: Vec<MinuteUsage> = state
+            .minutes
+            .range((key_id, from.unix())..(key_id, to.unix()))
+            .rev()
+            .take(newest)
+            .map(|(_, m)| *m)
+            .collect();
+        found.reverse();
+        Ok(found)
+    }
+
+    async fn roll_up_minutes(
+        &self,
+        key_id: KeyId,
+        hour: Timestamp,
+        minutes: &[MinuteUsage],
+    ) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        let bucket = state
+            .buckets
+            .entry((key_id, true, hour.unix()))
+            .or_insert_with(|| Bucket {
+                start: hour,
+                parts: BTreeMap::new(),
+            });
+        for minute in minutes {
+            bucket.parts.insert(
+                part_of(minute.start, MINUTE_SECONDS, HOUR_SECONDS),
+                minute.counts(),
+            );
+        }
+        let total = bucket.total();
+        let day = floor(hour, DAY_SECONDS);
+        state
+            .buckets
+            .entry((key_id, false, day.unix()))
+            .or_insert_with(|| Bucket {
+                start: day,
+                parts: BTreeMap::new(),
+            })
+            .parts
+            .insert(part_of(hour, HOUR_SECONDS, DAY_SECONDS), total);
+        Ok(())
+    }
+
+    async fn usage_buckets(
+        &self,
+        key_id: KeyId,
+        granularity: Granularity,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Bucket>, StoreError> {
+        let state = self.state()?;
+        let hourly = granularity == Granularity::Hour;
+        Ok(state
+            .buckets
+            .range((key_id, hourly, from.unix())..(key_id, hourly, to.unix()))
+            .map(|(_, b)| b.clone())
+            .collect())
     }
 
     async fn count(

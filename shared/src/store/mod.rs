@@ -11,6 +11,7 @@ use crate::keys::{KeyHash, KeyPrefix};
 use crate::message::Channel;
 use crate::scopes::Scopes;
 use crate::timestamp::Timestamp;
+use crate::usage::{Bucket, Granularity, MinuteUsage, Outcome};
 
 pub mod dynamo;
 pub mod memory;
@@ -69,6 +70,8 @@ pub struct ApiKeyRecord {
     /// see `status`.
     pub is_active: bool,
     pub last_used_at: Option<Timestamp>,
+    /// The source address of the request that set `last_used_at` (written with it).
+    pub last_used_ip: Option<String>,
     pub created_at: Timestamp,
     /// The key is refused from this moment on; `None` = never.
     pub expires_at: Option<Timestamp>,
@@ -317,12 +320,54 @@ pub trait Store: Send + Sync {
         hash: &KeyHash,
     ) -> impl Future<Output = Result<Option<KeyLookup>, StoreError>> + Send;
 
-    /// Sets `last_used_at` unless it was set less than a minute ago or the key is inactive.
+    /// Sets `last_used_at` (and `last_used_ip` with it, when known) unless it was set less than
+    /// a minute ago or the key is inactive.
     fn record_key_use(
         &self,
         key: &KeyLookup,
         now: Timestamp,
+        source_ip: Option<&str>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Counts one messaging request in the key's minute counter (`RATE#<key>`/`W#<minute>`),
+    /// with how it ended and the key's limit, in one atomic write; returns the minute so far,
+    /// this request included. The item expires (TTL) at `expires_at`.
+    fn count_key_request(
+        &self,
+        key_id: KeyId,
+        minute: Timestamp,
+        expires_at: Timestamp,
+        outcome: Outcome,
+        limit: u64,
+    ) -> impl Future<Output = Result<MinuteUsage, StoreError>> + Send;
+
+    /// The key's newest `newest` minute counters that start in `[from, to)`, oldest first.
+    fn key_minutes(
+        &self,
+        key_id: KeyId,
+        from: Timestamp,
+        to: Timestamp,
+        newest: usize,
+    ) -> impl Future<Output = Result<Vec<MinuteUsage>, StoreError>> + Send;
+
+    /// Writes `minutes` (all in the hour starting at `hour`) into that hour's bucket by
+    /// absolute value, then the hour's new total into its day's bucket. Running it again with
+    /// the same minutes changes nothing.
+    fn roll_up_minutes(
+        &self,
+        key_id: KeyId,
+        hour: Timestamp,
+        minutes: &[MinuteUsage],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The key's stored buckets of `granularity` that start in `[from, to)`, oldest first.
+    fn usage_buckets(
+        &self,
+        key_id: KeyId,
+        granularity: Granularity,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Bucket>, StoreError>> + Send;
 
     /// Atomically counts one event in `counter`'s window and returns the count so far
     /// (this one included). The item expires (TTL) at `expires_at`.

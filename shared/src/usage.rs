@@ -1,0 +1,522 @@
+//! Per-key usage: what each messaging request ended as, by minute, hour and day.
+//!
+//! Nothing here adds a write to a request. `admit` already writes one counter item per key per
+//! minute (`RATE#<key>`/`W#<minute>`); that same `UpdateItem` now also counts how the request
+//! ended (`MinuteUsage`). The first request of each minute for a key (the counter answers a
+//! total of 1) rolls the key's previous minutes up into an hour bucket and a day bucket with
+//! absolute writes (`SET m07 = "12,2,0"`), so a roll-up run twice writes the same values and
+//! counts once. Reads take the buckets and overlay the minutes not rolled up yet, read from the
+//! live counters, again by absolute value per minute: a request shows at once.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::ids::KeyId;
+use crate::store::{ApiKeyRecord, Store};
+use crate::timestamp::Timestamp;
+
+pub const MINUTE_SECONDS: i64 = 60;
+pub const HOUR_SECONDS: i64 = 60 * MINUTE_SECONDS;
+pub const DAY_SECONDS: i64 = 24 * HOUR_SECONDS;
+
+/// How long a key's minute counter items are kept (TTL): long enough that a key's last minutes
+/// before a long silence are still there to be rolled up or merged when it is next used or read.
+pub const MINUTE_RETENTION_SECONDS: i64 = 8 * DAY_SECONDS + HOUR_SECONDS;
+/// Hour buckets: at least 8 days (the issue), kept 9.
+pub const HOUR_RETENTION_SECONDS: i64 = 9 * DAY_SECONDS;
+/// Day buckets: at least 400 days, kept 401.
+pub const DAY_RETENTION_SECONDS: i64 = 401 * DAY_SECONDS;
+
+/// How many of a key's latest earlier minutes a roll-up reads: the previous active minute, and
+/// the one before it in case that roll-up failed.
+pub const ROLL_UP_MINUTES: usize = 2;
+
+/// What a key did in a span of time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UsageCounts {
+    /// Requests the authorizer allowed (every outcome below included).
+    pub requests: u64,
+    /// Answered 429: the key's or the workspace's limit.
+    pub rate_limited: u64,
+    /// Answered 403: the route needs a scope the key lacks.
+    pub denied: u64,
+}
+
+impl std::ops::AddAssign for UsageCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.requests += other.requests;
+        self.rate_limited += other.rate_limited;
+        self.denied += other.denied;
+    }
+}
+
+impl UsageCounts {
+    /// The stored form of a bucket entry: `"requests,rate_limited,denied"` (a short string is
+    /// the smallest DynamoDB value for three numbers, and item size is what reads cost).
+    pub fn to_stored(&self) -> String {
+        format!("{},{},{}", self.requests, self.rate_limited, self.denied)
+    }
+
+    pub fn from_stored(raw: &str) -> Option<Self> {
+        let mut parts = raw.split(',').map(|p| p.parse::<u64>().ok());
+        let counts = Self {
+            requests: parts.next()??,
+            rate_limited: parts.next()??,
+            denied: parts.next()??,
+        };
+        parts.next().is_none().then_some(counts)
+    }
+}
+
+/// How a messaging request ends, decided before the key's counter is written (the workspace's
+/// counter is written first), so the one counter write can record it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// In scope, workspace under its limit: counted against the key's limit (`hits`); it is a
+    /// 429 exactly when `hits` passes the limit.
+    Checked,
+    /// The key lacks the route's scope: 403, not counted against the key's limit.
+    OutOfScope,
+    /// The workspace is over its limit: 429, not counted against the key's limit.
+    WorkspaceLimited,
+}
+
+/// One key's minute, as its counter item holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinuteUsage {
+    pub start: Timestamp,
+    /// Requests counted against the key's limit (`Outcome::Checked`).
+    pub hits: u64,
+    /// The key's limit in that minute.
+    pub limit: u64,
+    pub out_of_scope: u64,
+    pub workspace_limited: u64,
+}
+
+impl MinuteUsage {
+    /// Every request of the minute, whatever its outcome.
+    pub fn total(&self) -> u64 {
+        self.hits + self.out_of_scope + self.workspace_limited
+    }
+
+    pub fn counts(&self) -> UsageCounts {
+        UsageCounts {
+            requests: self.total(),
+            rate_limited: self.hits.saturating_sub(self.limit) + self.workspace_limited,
+            denied: self.out_of_scope,
+        }
+    }
+}
+
+/// The size of a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    Hour,
+    Day,
+}
+
+impl Granularity {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "hour" => Some(Self::Hour),
+            "day" => Some(Self::Day),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Hour => "hour",
+            Self::Day => "day",
+        }
+    }
+
+    pub fn seconds(&self) -> i64 {
+        match self {
+            Self::Hour => HOUR_SECONDS,
+            Self::Day => DAY_SECONDS,
+        }
+    }
+
+    /// The most buckets one call may ask for.
+    pub fn max_buckets(&self) -> i64 {
+        match self {
+            Self::Hour => 168,
+            Self::Day => 90,
+        }
+    }
+
+    /// Buckets in the default range (ending with the current one): the last 24 hours, the
+    /// last 30 days.
+    pub fn default_buckets(&self) -> i64 {
+        match self {
+            Self::Hour => 24,
+            Self::Day => 30,
+        }
+    }
+
+    /// The start of the bucket holding `t` (UTC hours and days).
+    pub fn floor(&self, t: Timestamp) -> Timestamp {
+        floor(t, self.seconds())
+    }
+}
+
+pub fn floor(t: Timestamp, unit: i64) -> Timestamp {
+    Timestamp::from_unix(t.unix() - t.unix().rem_euclid(unit))
+}
+
+/// A stored bucket: an hour (parts keyed by minute of the hour) or a day (by hour of the day).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Bucket {
+    pub start: Timestamp,
+    pub parts: BTreeMap<u32, UsageCounts>,
+}
+
+impl Bucket {
+    pub fn total(&self) -> UsageCounts {
+        let mut sum = UsageCounts::default();
+        for counts in self.parts.values() {
+            sum += *counts;
+        }
+        sum
+    }
+}
+
+/// The index of `t`'s `part`-sized slot within its `whole`-sized bucket (minute of the hour,
+/// hour of the day).
+pub fn part_of(t: Timestamp, part: i64, whole: i64) -> u32 {
+    u32::try_from(t.unix().rem_euclid(whole) / part).unwrap_or(0)
+}
+
+/// The buckets a usage query asks for: `[first, end)` in steps of the granularity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageRange {
+    pub granularity: Granularity,
+    /// The start of the first bucket (`from` rounded down).
+    pub first: Timestamp,
+    /// The end of the last bucket (the first bucket start at or after `to`).
+    pub end: Timestamp,
+}
+
+impl UsageRange {
+    /// Validates a query: `from` and `to` optional (defaults: the last 24 hours or 30 days,
+    /// ending with the current bucket), `from` before `to`, at most the granularity's cap of
+    /// buckets. Errors name the field.
+    pub fn new(
+        granularity: Granularity,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Self, ApiError> {
+        let unit = granularity.seconds();
+        let to = to.unwrap_or(now);
+        let from = from.unwrap_or_else(|| {
+            granularity
+                .floor(to.plus_seconds(-1))
+                .plus_seconds(-(granularity.default_buckets() - 1) * unit)
+        });
+        if from >= to {
+            return Err(ApiError::field("from", "must be before to"));
+        }
+        let first = granularity.floor(from);
+        let end = granularity.floor(to.plus_seconds(unit - 1));
+        let buckets = (end.unix() - first.unix()) / unit;
+        if buckets > granularity.max_buckets() {
+            return Err(ApiError::field(
+                "from",
+                &format!(
+                    "the range holds {buckets} {} buckets; at most {} per call",
+                    granularity.as_str(),
+                    granularity.max_buckets()
+                ),
+            ));
+        }
+        Ok(Self {
+            granularity,
+            first,
+            end,
+        })
+    }
+
+    pub fn starts(&self) -> impl Iterator<Item = Timestamp> + '_ {
+        let unit = self.granularity.seconds();
+        (0..)
+            .map(move |i| self.first.plus_seconds(i * unit))
+            .take_while(move |t| *t < self.end)
+    }
+}
+
+/// The range a usage route's query asks for: `granularity` (`hour` or `day`, default `day`),
+/// `from` and `to` (RFC 3339). Errors name the field.
+pub fn query_range(req: &lambda_http::Request, now: Timestamp) -> Result<UsageRange, ApiError> {
+    use crate::request::query_param;
+    let granularity = match query_param(req, "granularity") {
+        None => Granularity::Day,
+        Some(raw) => Granularity::parse(&raw)
+            .ok_or_else(|| ApiError::field("granularity", "must be hour or day"))?,
+    };
+    let time = |name: &str| {
+        query_param(req, name)
+            .map(|raw| {
+                Timestamp::parse_rfc3339(&raw)
+                    .ok_or_else(|| ApiError::field(name, "must be an RFC 3339 date-time"))
+            })
+            .transpose()
+    };
+    UsageRange::new(granularity, time("from")?, time("to")?, now)
+}
+
+/// A series as the usage routes show it.
+pub fn buckets_view(series: &[(Timestamp, UsageCounts)]) -> serde_json::Value {
+    series
+        .iter()
+        .map(|(start, counts)| {
+            serde_json::json!({
+                "start": start,
+                "requests": counts.requests,
+                "rate_limited": counts.rate_limited,
+                "denied": counts.denied,
+            })
+        })
+        .collect()
+}
+
+/// Whether `key` can have any usage in `range` (created before its end, used after its start):
+/// the workspace total skips the others without reading them.
+pub fn may_have_usage(key: &ApiKeyRecord, range: &UsageRange) -> bool {
+    key.created_at < range.end
+        && key.last_used_at.is_some_and(|used| {
+            floor(used, MINUTE_SECONDS).plus_seconds(2 * MINUTE_SECONDS) > range.first
+        })
+}
+
+/// Writes `minutes` (absolute values) into their hour buckets and those hours' totals into
+/// their day buckets. Only minutes in the hour of the newest are written, so one roll-up is at
+/// most one hour write and one day write. Idempotent: run twice, the same values are written.
+pub async fn roll_up<S: Store>(
+    store: &S,
+    key_id: KeyId,
+    minutes: &[MinuteUsage],
+) -> Result<(), ApiError> {
+    let Some(newest) = minutes.iter().map(|m| m.start).max() else {
+        return Ok(());
+    };
+    let hour = floor(newest, HOUR_SECONDS);
+    let same_hour: Vec<MinuteUsage> = minutes
+        .iter()
+        .filter(|m| floor(m.start, HOUR_SECONDS) == hour)
+        .copied()
+        .collect();
+    store.roll_up_minutes(key_id, hour, &same_hour).await?;
+    Ok(())
+}
+
+/// After the first request of `minute` for a key: rolls up the key's latest earlier minutes.
+/// Bookkeeping: a failure is logged and the request goes on (the minutes stay in the live
+/// counters, which reads merge, and the next roll-up reads them again).
+pub async fn roll_up_before<S: Store>(store: &S, key_id: KeyId, minute: Timestamp) {
+    let result = async {
+        let earlier = store
+            .key_minutes(
+                key_id,
+                minute.plus_seconds(-MINUTE_RETENTION_SECONDS),
+                minute,
+                ROLL_UP_MINUTES,
+            )
+            .await?;
+        roll_up(store, key_id, &earlier).await
+    }
+    .await;
+    if let Err(err) = result {
+        tracing::warn!(error = %err, key_id = %key_id, "could not roll up key usage");
+    }
+}
+
+/// A key's usage in `range`, every bucket present, oldest first: the stored buckets with the
+/// minutes not rolled up yet laid over them. Those minutes are found from `last_used_at`: the
+/// key's latest request falls in the minute of `last_used_at` or the next (it is written at
+/// most once a minute), and roll-ups leave at most that minute and the one before unrolled.
+pub async fn key_series<S: Store>(
+    store: &S,
+    key: &ApiKeyRecord,
+    range: &UsageRange,
+) -> Result<Vec<(Timestamp, UsageCounts)>, ApiError> {
+    let mut buckets: BTreeMap<Timestamp, Bucket> = BTreeMap::new();
+    let Some(last_used) = key.last_used_at else {
+        return Ok(range
+            .starts()
+            .map(|t| (t, UsageCounts::default()))
+            .collect());
+    };
+    // Nothing can have happened before the key's creation or after its last use.
+    let active_end = floor(last_used, MINUTE_SECONDS).plus_seconds(2 * MINUTE_SECONDS);
+    if floor(key.created_at, MINUTE_SECONDS) < range.end && range.first < active_end {
+        for bucket in store
+            .usage_buckets(key.id, range.granularity, range.first, range.end)
+            .await?
+        {
+            buckets.insert(bucket.start, bucket);
+        }
+        let tail_from = floor(last_used, MINUTE_SECONDS)
+            .plus_seconds(-(ROLL_UP_MINUTES as i64) * MINUTE_SECONDS)
+            .max(range.first);
+        let tail_to = active_end.min(range.end);
+        if tail_from < tail_to {
+            let live = store
+                .key_minutes(key.id, tail_from, tail_to, ROLL_UP_MINUTES + 2)
+                .await?;
+            overlay(store, key.id, range.granularity, &mut buckets, &live).await?;
+        }
+    }
+    Ok(range
+        .starts()
+        .map(|t| (t, buckets.get(&t).map(Bucket::total).unwrap_or_default()))
+        .collect())
+}
+
+/// Lays live minutes over stored buckets, replacing what a roll-up wrote for the same minute.
+async fn overlay<S: Store>(
+    store: &S,
+    key_id: KeyId,
+    granularity: Granularity,
+    buckets: &mut BTreeMap<Timestamp, Bucket>,
+    live: &[MinuteUsage],
+) -> Result<(), ApiError> {
+    let Some(first) = live.iter().map(|m| m.start).min() else {
+        return Ok(());
+    };
+    let mut hours: BTreeMap<Timestamp, Bucket> = match granularity {
+        Granularity::Hour => std::mem::take(buckets),
+        // A day bucket holds hour totals: the hours the live minutes fall in are read whole
+        // (at most two items) and summed again.
+        Granularity::Day => {
+            let last = live.iter().map(|m| m.start).max().unwrap_or(first);
+            store
+                .usage_buckets(
+                    key_id,
+                    Granularity::Hour,
+                    floor(first, HOUR_SECONDS),
+                    floor(last, HOUR_SECONDS).plus_seconds(HOUR_SECONDS),
+                )
+                .await?
+                .into_iter()
+                .map(|b| (b.start, b))
+                .collect()
+        }
+    };
+    for minute in live {
+        let hour = floor(minute.start, HOUR_SECONDS);
+        let bucket = hours.entry(hour).or_insert_with(|| Bucket {
+            start: hour,
+            parts: BTreeMap::new(),
+        });
+        bucket.parts.insert(
+            part_of(minute.start, MINUTE_SECONDS, HOUR_SECONDS),
+            minute.counts(),
+        );
+    }
+    match granularity {
+        Granularity::Hour => *buckets = hours,
+        Granularity::Day => {
+            for (hour, bucket) in hours {
+                let day = floor(hour, DAY_SECONDS);
+                let entry = buckets.entry(day).or_insert_with(|| Bucket {
+                    start: day,
+                    parts: BTreeMap::new(),
+                });
+                entry
+                    .parts
+                    .insert(part_of(hour, HOUR_SECONDS, DAY_SECONDS), bucket.total());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+    #[test]
+    fn stored_counts_round_trip_and_garbage_is_refused() {
+        let counts = UsageCounts {
+            requests: 12,
+            rate_limited: 2,
+            denied: 1,
+        };
+        assert_eq!(UsageCounts::from_stored(&counts.to_stored()), Some(counts));
+        for bad in ["", "1,2", "1,2,3,4", "a,b,c", "-1,0,0"] {
+            assert_eq!(UsageCounts::from_stored(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_minute_counts_429s_past_the_key_limit_and_the_workspace_limit() {
+        let minute = MinuteUsage {
+            start: Timestamp::from_unix(T),
+            hits: 35,
+            limit: 30,
+            out_of_scope: 2,
+            workspace_limited: 3,
+        };
+        assert_eq!(
+            minute.counts(),
+            UsageCounts {
+                requests: 40,
+                rate_limited: 8,
+                denied: 2
+            }
+        );
+    }
+
+    #[test]
+    fn default_ranges_are_the_last_24_hours_and_30_days_ending_with_the_current_bucket() {
+        let now = Timestamp::from_unix(T + 10 * HOUR_SECONDS + 125);
+        let hours = UsageRange::new(Granularity::Hour, None, None, now).unwrap();
+        assert_eq!(hours.starts().count(), 24);
+        assert_eq!(
+            hours.starts().last(),
+            Some(Timestamp::from_unix(T + 10 * HOUR_SECONDS))
+        );
+        let days = UsageRange::new(Granularity::Day, None, None, now).unwrap();
+        assert_eq!(days.starts().count(), 30);
+        assert_eq!(days.starts().last(), Some(Timestamp::from_unix(T)));
+    }
+
+    #[test]
+    fn ranges_past_the_cap_or_backwards_name_from() {
+        let t = Timestamp::from_unix(T);
+        let ok = UsageRange::new(
+            Granularity::Hour,
+            Some(t),
+            Some(t.plus_seconds(168 * HOUR_SECONDS)),
+            t,
+        );
+        assert_eq!(ok.unwrap().starts().count(), 168);
+        for (g, span) in [
+            (Granularity::Hour, 169 * HOUR_SECONDS),
+            (Granularity::Day, 91 * DAY_SECONDS),
+            (Granularity::Hour, 0),
+            (Granularity::Day, -DAY_SECONDS),
+        ] {
+            let err = UsageRange::new(g, Some(t), Some(t.plus_seconds(span)), t).unwrap_err();
+            assert!(
+                matches!(&err, ApiError::Validation(m) if m.starts_with("from:")),
+                "{err:?}"
+            );
+        }
+        // A range inside one hour is that hour's bucket.
+        let one = UsageRange::new(
+            Granularity::Hour,
+            Some(t.plus_seconds(600)),
+            Some(t.plus_seconds(700)),
+            t,
+        )
+        .unwrap();
+        assert_eq!(one.starts().collect::<Vec<_>>(), vec![t]);
+    }
+}
