@@ -246,7 +246,7 @@ function timeCell(iso, text) {
 
 const STATUS_TEXT = { active: "Active", expired: "Expired", deactivated: "Deactivated" };
 
-function keyRow(key) {
+function keyRow(key, requests) {
   const lastUsed = key.last_used_at ? new Date(key.last_used_at) : null;
   const unused = key.is_active && !key.replaced_by && (!lastUsed || Date.now() - lastUsed.getTime() > UNUSED_AFTER_MS);
 
@@ -266,6 +266,7 @@ function keyRow(key) {
     status.append(" ", el("span", { className: "badge replaced", textContent: "replaced: until expiry" }));
   }
   const used = lastUsed ? timeCell(key.last_used_at, ago) : el("span", { className: "muted", textContent: "Never" });
+  if (lastUsed && key.last_used_ip) used.title += ` from ${key.last_used_ip}`;
   const actions = el("td", { className: "actions-cell" });
   if (state === "active" && !key.replaced_by) {
     const rotate = el("button", { type: "button", className: "small", textContent: "Rotate" });
@@ -287,6 +288,7 @@ function keyRow(key) {
     el("td", {}, ...key.scopes.flatMap((s, i) => (i ? [" ", el("code", { textContent: s })] : [el("code", { textContent: s })]))),
     status,
     el("td", { className: "last-used" }, used),
+    el("td", { className: "requests", textContent: requests === undefined ? "-" : String(requests) }),
     el("td", {}, timeCell(key.created_at, (d) => day.format(d))),
     key.expires_at
       ? el("td", { className: "expires" }, timeCell(key.expires_at, (d) => (d > new Date() ? ago(d) : day.format(d))))
@@ -303,10 +305,15 @@ async function refreshKeys() {
   showError("list-error", null);
   $("refresh").disabled = true;
   try {
-    const data = await authed("GET", "api-keys");
+    // Usage is a second, independent read: the list shows without it if it fails.
+    const [data, usage] = await Promise.all([
+      authed("GET", "api-keys"),
+      authed("GET", "usage?granularity=hour").catch(() => null),
+    ]);
     if (mine !== listing || !session) return; // a newer refresh or a sign-out won
     const keys = data.api_keys || [];
-    $("keys-body").replaceChildren(...keys.map(keyRow));
+    const requests = new Map(((usage && usage.keys) || []).map((k) => [k.id, k.requests]));
+    $("keys-body").replaceChildren(...keys.map((key) => keyRow(key, requests.get(key.id))));
     $("keys-table").hidden = keys.length === 0;
     $("list-empty").hidden = keys.length !== 0;
   } catch (err) {

@@ -255,6 +255,10 @@ describe("web console in a real browser", { concurrency: false }, () => {
     const exact = await lastUsed.getAttribute("title");
     assert.match(exact, /\d{4}.*UTC/, `the exact time on hover: ${exact}`);
     assert.equal(await row("Sender").getByText("unused").count(), 0, "a key just used is not unused");
+    // The send is counted in the key's usage at once, and the address it came from is shown.
+    assert.equal(await row("Sender").locator("td.requests").innerText(), "1");
+    assert.equal(await row("Reader").locator("td.requests").innerText(), "0");
+    assert.match(exact, /from 127\.0\.0\.1$/);
     await row("Reader").getByText("unused: never used").waitFor();
     await shot("keys");
     await axe("keys");
