@@ -51,8 +51,7 @@ struct Tenant {
 }
 
 /// What must not change: the keys (without `last_used_at` and `last_used_ip`, which legitimate
-/// use updates) and
-/// the messages, in order.
+/// use updates) and the messages, in order.
 #[derive(Debug, PartialEq)]
 struct Snapshot {
     keys: Vec<Value>,
