@@ -310,20 +310,8 @@ pub fn parse_ip(raw: &str) -> Option<String> {
 /// IPv6 addresses are reduced to their /64, the block one subscriber usually holds. A request
 /// without an address (none reaches a function deployed) shares one bucket, `unknown`.
 pub fn client_source<S>(app: &App<S>, req: &Request) -> String {
-    let local = app
-        .config
-        .local_inline_auth
-        .then(|| req.headers().get(LOCAL_SOURCE_IP_HEADER))
-        .flatten()
-        .and_then(|v| v.to_str().ok());
-    let reported = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.as_deref(),
-        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.as_deref(),
-        _ => None,
-    };
-    local
-        .or(reported)
-        .and_then(|raw| raw.trim().parse::<std::net::IpAddr>().ok())
+    client_ip(app, req)
+        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
         .map(|ip| match ip {
             std::net::IpAddr::V4(v4) => v4.to_string(),
             std::net::IpAddr::V6(v6) => {

@@ -117,6 +117,26 @@ pub fn registered_event(account: &NewAccount) -> AuditEvent {
     )
 }
 
+/// `n` sends with `key` (whose secret is `secret`), each through the authorizer's check and the
+/// messaging gate (`ratelimit::admit`), as a request reaches `send-message`.
+pub async fn sends(app: &App<MemoryStore>, secret: &str, key: &ApiKeyRecord, n: usize) {
+    let caller = KeyCaller {
+        key_id: key.id,
+        workspace_id: key.workspace_id,
+        scopes: key.scopes.clone(),
+    };
+    for _ in 0..n {
+        crate::auth::verify_api_key(&app.store, secret, Timestamp::now())
+            .await
+            .expect("a seeded key verifies");
+        let req = authorized(
+            request("POST", "/api/v1/messages/send", None),
+            &Principal::ApiKey(caller.clone()),
+        );
+        let _ = crate::ratelimit::admit(app, &req, crate::scopes::Scope::SendMessages).await;
+    }
+}
+
 /// An event of `event_type` about `target`, by some user, now.
 pub fn event(event_type: AuditEventType, target: Target) -> AuditEvent {
     AuditEvent::new(

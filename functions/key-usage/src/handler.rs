@@ -43,12 +43,10 @@ mod tests {
     use super::*;
     use lambda_http::RequestExt;
     use std::collections::HashMap;
-    use yebolink_shared::auth::{verify_api_key, KeyCaller, Principal, UserCaller};
-    use yebolink_shared::ratelimit::admit;
-    use yebolink_shared::scopes::{Scope, Scopes};
-    use yebolink_shared::store::{ApiKeyRecord, MemoryStore};
+    use yebolink_shared::auth::{Principal, UserCaller};
+    use yebolink_shared::scopes::Scopes;
     use yebolink_shared::testing::{
-        app, assert_error, authorized, body_json, deactivated_event, request, seed_key, user,
+        app, assert_error, authorized, body_json, deactivated_event, request, seed_key, sends, user,
     };
 
     fn usage(owner: &UserCaller, key: &str, query: &[(&str, &str)]) -> Request {
@@ -65,38 +63,19 @@ mod tests {
         )
     }
 
-    /// `n` sends with the key, each through the authorizer's check and the messaging gate.
-    async fn send(app: &App<MemoryStore>, secret: &str, key: &ApiKeyRecord, n: usize) {
-        let caller = KeyCaller {
-            key_id: key.id,
-            workspace_id: key.workspace_id,
-            scopes: key.scopes.clone(),
-        };
-        for _ in 0..n {
-            verify_api_key(&app.store, secret, Timestamp::now())
-                .await
-                .unwrap();
-            let req = authorized(
-                request("POST", "/api/v1/messages/send", None),
-                &Principal::ApiKey(caller.clone()),
-            );
-            let _ = admit(app, &req, Scope::SendMessages).await;
-        }
-    }
-
     #[tokio::test]
     async fn sends_show_at_once_in_the_current_hour_with_429s_and_403s_counted() {
         let app = app(); // 5 requests a minute per key
         let owner = user();
         let (secret, key) = seed_key(&app.store, owner.workspace_id, Scopes::all()).await;
-        send(&app, &secret, &key, 7).await;
+        sends(&app, &secret, &key, 7).await;
         let (read_secret, read_only) = seed_key(
             &app.store,
             owner.workspace_id,
             Scopes::from_stored("read_messages").unwrap(),
         )
         .await;
-        send(&app, &read_secret, &read_only, 2).await;
+        sends(&app, &read_secret, &read_only, 2).await;
 
         let response = handle(
             &app,
@@ -194,7 +173,7 @@ mod tests {
         app.config.rate_limit_per_minute = 100;
         let owner = user();
         let (secret, key) = seed_key(&app.store, owner.workspace_id, Scopes::all()).await;
-        send(&app, &secret, &key, 3).await;
+        sends(&app, &secret, &key, 3).await;
         app.store
             .deactivate_api_key(owner.workspace_id, key.id, deactivated_event)
             .await

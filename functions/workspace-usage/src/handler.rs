@@ -64,12 +64,10 @@ mod tests {
     use super::*;
     use lambda_http::RequestExt;
     use std::collections::HashMap;
-    use yebolink_shared::auth::{verify_api_key, KeyCaller, Principal, UserCaller};
-    use yebolink_shared::ratelimit::admit;
-    use yebolink_shared::scopes::{Scope, Scopes};
-    use yebolink_shared::store::{ApiKeyRecord, MemoryStore};
+    use yebolink_shared::auth::{Principal, UserCaller};
+    use yebolink_shared::scopes::Scopes;
     use yebolink_shared::testing::{
-        app, assert_error, authorized, body_json, request, seed_key, user,
+        app, assert_error, authorized, body_json, request, seed_key, sends, user,
     };
 
     fn usage(owner: &UserCaller, query: &[(&str, &str)]) -> Request {
@@ -83,24 +81,6 @@ mod tests {
         )
     }
 
-    async fn send(app: &App<MemoryStore>, secret: &str, key: &ApiKeyRecord, n: usize) {
-        let caller = KeyCaller {
-            key_id: key.id,
-            workspace_id: key.workspace_id,
-            scopes: key.scopes.clone(),
-        };
-        for _ in 0..n {
-            verify_api_key(&app.store, secret, Timestamp::now())
-                .await
-                .unwrap();
-            let req = authorized(
-                request("POST", "/api/v1/messages/send", None),
-                &Principal::ApiKey(caller.clone()),
-            );
-            let _ = admit(app, &req, Scope::SendMessages).await;
-        }
-    }
-
     #[tokio::test]
     async fn sums_every_key_and_lists_keys_busiest_first() {
         let mut app = app();
@@ -109,12 +89,12 @@ mod tests {
         let mut keys = Vec::new();
         for n in [2, 5, 0] {
             let (secret, key) = seed_key(&app.store, owner.workspace_id, Scopes::all()).await;
-            send(&app, &secret, &key, n).await;
+            sends(&app, &secret, &key, n).await;
             keys.push(key);
         }
         // Another workspace's traffic never shows.
         let (secret, foreign) = seed_key(&app.store, user().workspace_id, Scopes::all()).await;
-        send(&app, &secret, &foreign, 9).await;
+        sends(&app, &secret, &foreign, 9).await;
 
         let response = handle(&app, usage(&owner, &[("granularity", "hour")])).await;
         assert_eq!(response.status(), 200);
