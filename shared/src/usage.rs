@@ -21,13 +21,16 @@ pub const MINUTE_SECONDS: i64 = 60;
 pub const HOUR_SECONDS: i64 = 60 * MINUTE_SECONDS;
 pub const DAY_SECONDS: i64 = 24 * HOUR_SECONDS;
 
-/// How long a key's minute counter items are kept (TTL): long enough that a key's last minutes
-/// before a long silence are still there to be rolled up or merged when it is next used or read.
-pub const MINUTE_RETENTION_SECONDS: i64 = 8 * DAY_SECONDS + HOUR_SECONDS;
-/// Hour buckets: at least 8 days (the issue), kept 9.
-pub const HOUR_RETENTION_SECONDS: i64 = 9 * DAY_SECONDS;
 /// Day buckets: at least 400 days, kept 401.
 pub const DAY_RETENTION_SECONDS: i64 = 401 * DAY_SECONDS;
+/// A key's minute counter items live as long as its day buckets: a key's last active minute is
+/// rolled up only on the key's next request, which may come months later (a monthly CI key), and
+/// until then reads merge it from here. With a shorter life it would drop out of the history.
+pub const MINUTE_RETENTION_SECONDS: i64 = DAY_RETENTION_SECONDS;
+/// Hour buckets live as long too: a late roll-up writes a minute into its hour item and the
+/// hour's new total into the day item, which must not be recomputed from an hour item that
+/// expired meanwhile (it would lose the hour's other minutes). The issue asks for 8 days at least.
+pub const HOUR_RETENTION_SECONDS: i64 = DAY_RETENTION_SECONDS;
 
 /// How many of a key's latest earlier minutes a roll-up reads: the previous active minute, and
 /// the one before it in case that roll-up failed.

@@ -818,6 +818,49 @@ async fn usage_rolls_up_across_hour_and_day_boundaries_and_a_repeated_roll_up_co
     assert_eq!(totals, expected_days);
 }
 
+/// A key used for a few minutes, then silent for a month (a monthly job): its last minute is
+/// shown from the live counter meanwhile, and rolled up by the next request, a month late,
+/// into the hour and day it belongs to, beside the minutes rolled up on time.
+async fn a_keys_last_minute_before_a_month_of_silence_is_kept<S: Store>(store: &S) {
+    let now = Timestamp::now();
+    let hour = floor(now, HOUR_SECONDS).plus_seconds(-30 * DAY_SECONDS);
+    let (first, last) = (hour.plus_seconds(10 * 60), hour.plus_seconds(11 * 60));
+    let key = used_key(store, last.plus_seconds(5)).await;
+    requests(store, key.id, first, Outcome::Checked, 2).await;
+    roll_up_before(store, key.id, last).await; // the first request of `last` rolls up `first`
+    requests(store, key.id, last, Outcome::Checked, 1).await;
+
+    let month = UsageRange::new(
+        Granularity::Day,
+        Some(now.plus_seconds(-40 * DAY_SECONDS)),
+        None,
+        now,
+    )
+    .unwrap();
+    let day = floor(hour, DAY_SECONDS);
+    let on = |series: Vec<(Timestamp, UsageCounts)>| {
+        series
+            .into_iter()
+            .find(|(start, _)| *start == day)
+            .map(|(_, c)| c)
+    };
+    assert_eq!(
+        on(key_series(store, &key, &month).await.unwrap()),
+        Some(counts(3, 0, 0))
+    );
+
+    // The key's next request, a month later, rolls up `last`; the day keeps both minutes.
+    roll_up_before(store, key.id, floor(now, MINUTE_SECONDS)).await;
+    let stored = store
+        .usage_buckets(key.id, Granularity::Day, day, day.plus_seconds(DAY_SECONDS))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.iter().map(|b| b.total()).collect::<Vec<_>>(),
+        [counts(3, 0, 0)]
+    );
+}
+
 async fn a_request_shows_in_usage_before_any_roll_up<S: Store>(store: &S) {
     let now = Timestamp::now();
     let minute = floor(now, MINUTE_SECONDS);
@@ -911,6 +954,7 @@ conformance!(
     the_audit_trail_pages_newest_first_filters_by_type_and_stays_in_its_workspace,
     usage_rolls_up_across_hour_and_day_boundaries_and_a_repeated_roll_up_counts_once,
     a_request_shows_in_usage_before_any_roll_up,
+    a_keys_last_minute_before_a_month_of_silence_is_kept,
     a_range_without_traffic_is_all_zero_buckets,
     a_deactivated_keys_usage_stays_readable;
     concurrent_requests_are_counted_exactly,
