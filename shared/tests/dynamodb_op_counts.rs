@@ -1154,3 +1154,48 @@ async fn a_90_day_daily_read_costs_at_most_10_read_units_and_a_week_of_hours_is_
     eprintln!("168-hour read: {rru} RRU");
     assert!(rru <= 10.0, "{rru} RRU");
 }
+
+/// The README's bound on a filtered audit listing: a rare event type behind many others is
+/// reached in calls of at most 5 Queries each, each continuing where the last one stopped.
+#[tokio::test]
+async fn a_filtered_audit_listing_reads_at_most_five_pages_a_call_and_continues() {
+    let (store, ops) = counted_store().await;
+    let workspace = WorkspaceId::new();
+    let rare = event(
+        AuditEventType::UserRegistered,
+        Target::User { id: UserId::new() },
+    );
+    store.record_audit_event(workspace, &rare).await.unwrap();
+    for _ in 0..30 {
+        let common = event(
+            AuditEventType::UserLoginSucceeded,
+            Target::User { id: UserId::new() },
+        );
+        store.record_audit_event(workspace, &common).await.unwrap();
+    }
+    ops.take();
+
+    // limit 1: each Query asks for 2 items, so 5 Queries pass 10 of the 30 newer events.
+    let (mut after, mut calls) = (None, 0);
+    let found = loop {
+        calls += 1;
+        let page = store
+            .list_audit_events(workspace, 1, after, Some(AuditEventType::UserRegistered))
+            .await
+            .unwrap();
+        let queries = ops.take();
+        assert!(
+            !queries.is_empty() && queries.len() <= 5,
+            "call {calls}: {queries:?}"
+        );
+        assert!(queries
+            .iter()
+            .all(|q| *q == Op::Query { consistent: false }));
+        if let Some(event) = page.events.first() {
+            break event.clone();
+        }
+        after = Some(page.continue_after.expect("more to read"));
+    };
+    assert_eq!(found.id, rare.id);
+    assert!(calls >= 3, "the rare event was reached in {calls} calls");
+}
