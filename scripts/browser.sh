@@ -8,12 +8,13 @@
 #                unchanged. Playwright never downloads a browser: it drives /usr/bin/chromium.
 #   3. node --test console/test/  (TAP; screenshots in target/console/)
 # Usage: YEBOLINK_BASE_URL=http://127.0.0.1:PORT bash scripts/browser.sh
+#        bash scripts/browser.sh --install   (steps 1 and 2 only; make test does it beside its build)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$YL_ROOT"
 
-[[ -n "${YEBOLINK_BASE_URL:-}" ]] \
+[[ -n "${YEBOLINK_BASE_URL:-}" || "${1:-}" == --install ]] \
   || yl_die "YEBOLINK_BASE_URL is not set: point it at a running stack (make dev prints it), e.g. YEBOLINK_BASE_URL=http://127.0.0.1:9000"
 
 apt_install() { # apt_install PACKAGE... : as root only
@@ -47,6 +48,7 @@ if ! sha256sum --check --status "$STAMP" 2>/dev/null; then
   sha256sum console/package-lock.json >"$STAMP"
 fi
 yl_ok "$("$CHROMIUM" --version 2>/dev/null | tail -n 1), node $(node --version), playwright-core $(node -p 'require("./console/node_modules/playwright-core/package.json").version'), axe-core $(node -p 'require("./console/node_modules/axe-core/package.json").version')"
+[[ "${1:-}" == --install ]] && exit 0
 
 yl_log "browser tests (node --test console/test/) against $YEBOLINK_BASE_URL; screenshots in target/console/"
 CHROMIUM=$CHROMIUM node --test console/test/

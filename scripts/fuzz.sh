@@ -4,11 +4,13 @@
 # over HTTP: two workspaces, an API key with both scopes, one message per channel to list.
 # Fails on any check that fails, and when fewer than FUZZ_MIN_CASES (1000) cases were generated.
 # Env: YEBOLINK_BASE_URL (default http://127.0.0.1:9000, what `make dev` serves).
+# `fuzz.sh --install` installs schemathesis only (make test does it beside its build).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$YL_ROOT"
 yl_venv "$YL_TOOLS/fuzz-venv" scripts/requirements-fuzz.txt
+[[ "${1:-}" == --install ]] && exit 0
 BASE=${YEBOLINK_BASE_URL:-http://127.0.0.1:${PORT:-9000}}
 curl -s -o /dev/null -m 5 -X POST -d '{}' "$BASE/api/v1/auth/login" || yl_die "no API at $BASE: start one (make dev) or set YEBOLINK_BASE_URL"
 

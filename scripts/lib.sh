@@ -174,19 +174,32 @@ yl_leak_report_keys() {
     || yl_die "leak-signer keygen failed"
 }
 
-# yl_start_stack PORT LOGFILE [watch args...] : builds every routed function (and the
-# authorizer), serves them with cargo lambda watch on 127.0.0.1:PORT, YL_CONCURRENCY instances
-# each and no CORS (as deployed), and waits until each route answers once. Sets WATCH_PID, BASE.
-yl_start_stack() {
-  local port=$1 logfile=$2 method path fn; shift 2
+# yl_build_functions : the debug build of every routed function and the authorizer.
+yl_build_functions() {
+  local method path fn
   local -a bins=(authorizer)
   while read -r method path fn; do [[ " ${bins[*]} " == *" $fn "* ]] || bins+=("$fn"); done < <(yl_routes)
   (cd "$YL_ROOT" && cargo build "${bins[@]/#/--bin=}") || yl_die "the build failed (see the cargo output above)"
+}
+
+# yl_start_stack PORT LOGFILE [watch args...] : builds every routed function (and the
+# authorizer), serves them with cargo lambda watch on 127.0.0.1:PORT, YL_CONCURRENCY instances
+# each and no CORS (as deployed), and waits until each route answers once. Sets WATCH_PID, BASE.
+# With --ignore-changes each instance runs the built binary (scripts/run-built-function).
+yl_start_stack() {
+  local port=$1 logfile=$2 method path fn; shift 2
+  yl_build_functions
   yl_leak_report_keys
   yl_check_port_free "$port" "cargo lambda watch"
   local here=$PWD
   cd "$YL_ROOT" || return 1 # the router and env come from the workspace's Cargo.toml
-  yl_spawn "$logfile" cargo lambda watch -A 127.0.0.1 -P "$port" --concurrency "$YL_CONCURRENCY" --disable-cors "$@"
+  # Without reloads (make test) each instance execs the binary just built, not `cargo run`: CARGO
+  # names the cargo cargo-lambda runs (through `cargo lambda`, cargo would set it to itself).
+  local -a watch=(cargo lambda)
+  [[ " $* " == *" --ignore-changes "* ]] && watch=(env CARGO="$YL_ROOT/scripts/run-built-function"
+    YL_REAL_CARGO="$(command -v cargo)" YL_BUILT_FUNCTIONS="${CARGO_TARGET_DIR:-$YL_ROOT/target}/debug"
+    "$YL_VENV/bin/cargo-lambda" lambda)
+  yl_spawn "$logfile" "${watch[@]}" watch -A 127.0.0.1 -P "$port" --concurrency "$YL_CONCURRENCY" --disable-cors "$@"
   cd "$here" || return 1
   WATCH_PID=$YL_LAST_PID BASE="http://127.0.0.1:$port"
   yl_wait_http "$BASE/api/v1/auth/login" 600 "$WATCH_PID" || { tail -n 30 "$logfile" >&2; yl_die "cargo lambda watch did not come up (log: $logfile)"; }

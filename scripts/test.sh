@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: every layer, against processes this script starts and always stops. Each run
 # starts from empty databases. Logs: target/yebolink-logs/. Exits non-zero if any layer failed.
-#   1. build       scripts/tools.sh (cargo-lambda, dynoxide) beside the workspace's test build
+#   1. build       the workspace's test build and the functions' debug build, with beside them
+#                  scripts/tools.sh (cargo-lambda, dynoxide), schemathesis and the browser tools
 #   2. unit+integ  every test but the black-box crate's; the DynamoDB tests (store conformance,
 #                  op counts, faults) against a local DynamoDB of their own
 #   3. stack       a fresh local DynamoDB with the table, the functions under cargo lambda watch
@@ -59,15 +60,20 @@ nextest() { # nextest FILTERSET [ARGS...] : the workspace's tests that match, re
   return "${PIPESTATUS[0]}"
 }
 
-t=$(yl_now); yl_log "layer 1/7: tools, with the test build beside them"
+t=$(yl_now); yl_log "layer 1/7: the test and function builds, with every tool installed beside them"
 yl_need_cmd cargo-nextest "Install it: cargo install cargo-nextest --locked (https://nexte.st)."
 yl_use_tools
 # Two compilers at once keep both cores busy where one alone has a serial stretch (linking, the
-# SDK's largest crates): on a fresh clone the two finish sooner than one after the other.
+# SDK's largest crates): on a fresh clone the two finish sooner than one after the other. The
+# downloads (PyPI, npm, apt) wait on the network, not the cores.
 scripts/tools.sh &
 tools=$!
-cargo nextest run --workspace --no-run || { kill "$tools" 2>/dev/null; yl_die "the test build failed"; }
+{ bash scripts/fuzz.sh --install && bash scripts/browser.sh --install; } &
+layer_tools=$!
+cargo nextest run --workspace --no-run && yl_build_functions \
+  || { kill "$tools" "$layer_tools" 2>/dev/null; yl_die "the test build failed"; }
 wait "$tools" || yl_die "scripts/tools.sh failed"
+wait "$layer_tools" || yl_die "installing the fuzz or browser tools failed"
 layer build "$t" 0
 mkdir -p "$YL_LOGS"; : >"$RESULTS_LOG"
 # Never talk to a real AWS account from tests, whatever the developer's shell has.
