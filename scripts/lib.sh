@@ -185,20 +185,27 @@ yl_build_functions() {
 # yl_start_stack PORT LOGFILE [watch args...] : builds every routed function (and the
 # authorizer), serves them with cargo lambda watch on 127.0.0.1:PORT, YL_CONCURRENCY instances
 # each and no CORS (as deployed), and waits until each route answers once. Sets WATCH_PID, BASE.
-# With --ignore-changes each instance runs the built binary (scripts/run-built-function).
+# With --ignore-changes each instance runs the binary just built (scripts/run-built-function).
 yl_start_stack() {
   local port=$1 logfile=$2 method path fn; shift 2
   yl_build_functions
   yl_leak_report_keys
   yl_check_port_free "$port" "cargo lambda watch"
-  local here=$PWD
-  cd "$YL_ROOT" || return 1 # the router and env come from the workspace's Cargo.toml
-  # Without reloads (make test) each instance execs the binary just built, not `cargo run`: CARGO
-  # names the cargo cargo-lambda runs (through `cargo lambda`, cargo would set it to itself).
+  local here=$PWD run_dir=${CARGO_TARGET_DIR:-$YL_ROOT/target}/yebolink-watch/$port
   local -a watch=(cargo lambda)
-  [[ " $* " == *" --ignore-changes "* ]] && watch=(env CARGO="$YL_ROOT/scripts/run-built-function"
-    YL_REAL_CARGO="$(command -v cargo)" YL_BUILT_FUNCTIONS="${CARGO_TARGET_DIR:-$YL_ROOT/target}/debug"
-    "$YL_VENV/bin/cargo-lambda" lambda)
+  cd "$YL_ROOT" || return 1 # the router and env come from the workspace's Cargo.toml
+  if [[ " $* " == *" --ignore-changes "* ]]; then
+    # No reloads (make test): watch runs in a directory holding only a copy of Cargo.toml, because
+    # it watches its directory's whole tree for every instance it starts (some 9,000 directories
+    # here with target/ and .tools/: 3 s an instance). CARGO names the cargo it calls (through
+    # `cargo lambda`, cargo would set it to itself): scripts/run-built-function.
+    rm -rf "$run_dir" && mkdir -p "$run_dir" && cp Cargo.toml "$run_dir/"
+    cargo metadata --format-version 1 --no-deps >"$run_dir/metadata.json" || yl_die "cargo metadata failed"
+    watch=(env CARGO="$YL_ROOT/scripts/run-built-function" YL_REAL_CARGO="$(command -v cargo)"
+      YL_WATCH_METADATA="$run_dir/metadata.json" YL_BUILT_FUNCTIONS="${CARGO_TARGET_DIR:-$YL_ROOT/target}/debug"
+      "$YL_VENV/bin/cargo-lambda" lambda)
+    cd "$run_dir" || return 1
+  fi
   yl_spawn "$logfile" "${watch[@]}" watch -A 127.0.0.1 -P "$port" --concurrency "$YL_CONCURRENCY" --disable-cors "$@"
   cd "$here" || return 1
   WATCH_PID=$YL_LAST_PID BASE="http://127.0.0.1:$port"
