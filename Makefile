@@ -6,7 +6,7 @@ SHELL := /bin/bash
 help: ## list the targets
 	@echo "YeboLink make targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
-	@echo "Env: PORT=9000 (make dev API port), DDB_PORT (local DynamoDB port), YL_CONCURRENCY=8, WATCH_ARGS, CARGO_TEST_ARGS"
+	@echo "Env: PORT=9000 (make dev API port), DDB_PORT (local DynamoDB port), YL_CONCURRENCY=8, RELOAD=1 (make dev rebuilds on change), WATCH_ARGS, CARGO_TEST_ARGS"
 
 dev: ## run the whole API on http://127.0.0.1:9000/api/v1 (PORT=... to change; Ctrl-C stops it; data kept in .data/)
 	@bash scripts/dev.sh

@@ -5,21 +5,22 @@
 # data in .data/dev-dynamodb.sqlite, so keys and accounts survive a restart (`make dev-reset`
 # deletes them), then builds and serves the functions under cargo lambda watch.
 # Env: PORT (9000), DDB_PORT (a free port), JWT_SECRET (random per run: set it to keep tokens
-# valid across restarts), YL_CONCURRENCY (8 instances per function), WATCH_ARGS, and any
-# function setting (RATE_LIMIT_PER_MINUTE, ...), which is passed through.
+# valid across restarts), YL_CONCURRENCY (8 instances per function), RELOAD=1 (rebuild and
+# restart a function when its code changes: cargo lambda watch's reload, which makes each
+# instance's start take seconds), WATCH_ARGS, and any function setting (RATE_LIMIT_PER_MINUTE,
+# ...), which is passed through.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PORT=${PORT:-9000}
 START=$(yl_now)
-"$YL_ROOT/scripts/tools.sh"
-yl_use_tools
 yl_check_port_free "$PORT" "the API (cargo lambda watch)"
 
 # shellcheck disable=SC2317  # the EXIT trap
 on_exit() {
   local rc=$?
   set +e; trap - EXIT; trap '' INT TERM PIPE HUP # stop first, talk after: the pipe may be gone
+  [[ -n "${tools:-}" ]] && kill "$tools" 2>/dev/null
   ((${#YL_SESSIONS[@]})) && { yl_log "stopping cargo lambda watch and the local DynamoDB"; yl_cleanup; }
   exit "$rc"
 }
@@ -28,15 +29,26 @@ trap 'exit 130' INT
 trap 'exit 129' HUP
 trap 'exit 143' TERM
 
+# The tools (dynoxide is a 3-minute build the first time) beside the functions' build: both
+# cores busy, minutes sooner on a fresh clone.
+"$YL_ROOT/scripts/tools.sh" &
+tools=$!
+yl_use_tools
+yl_log "building the functions (the first build takes minutes)"
+yl_build_functions
+wait "$tools" || yl_die "scripts/tools.sh failed"
+
 mkdir -p "$YL_LOGS" "$YL_ROOT/.data"
 TABLE=$(yl_local_table_name)
 export YL_DDB_FILE="$YL_ROOT/.data/dev-dynamodb.sqlite"
 yl_start_ddb "${DDB_PORT:-$(yl_free_port)}" "$YL_LOGS/ddb-dev.log" "$TABLE"
 yl_export_local_env "$DDB_ENDPOINT"
 WATCH_LOG="$YL_LOGS/watch-dev.log"
-yl_log "building and starting the functions (log: $WATCH_LOG; the first build takes minutes)"
+yl_log "starting the functions (log: $WATCH_LOG)"
+# Without RELOAD=1 the functions run as built (fast: cargo lambda watch then watches no files).
+[[ "${RELOAD:-}" == 1 ]] || set -- --ignore-changes
 # shellcheck disable=SC2086
-yl_start_stack "$PORT" "$WATCH_LOG" ${WATCH_ARGS:-}
+yl_start_stack "$PORT" "$WATCH_LOG" "$@" ${WATCH_ARGS:-}
 
 cat <<EOF
 

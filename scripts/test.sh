@@ -7,12 +7,12 @@
 #                  op counts, faults) against a local DynamoDB of their own
 #   3. stack       a fresh local DynamoDB with the table, the functions under cargo lambda watch
 #                  (YL_CONCURRENCY instances each, RATE_LIMIT_PER_MINUTE=30)
-#   4. black-box   the black-box crate's tests over HTTP, then the table's integrity
+#   4. black-box   the black-box crate's tests over HTTP
 #   4b. browser    scripts/browser.sh: the web console (console/) through its UI in Debian's
 #                  headless chromium (playwright-core + axe-core, pinned, npm ci) against the
 #                  same stack; screenshots in target/console/
-#   5. fuzz-api    scripts/fuzz.sh against the same data, the functions restarted with a rate
-#                  limit no fuzzer reaches
+#   5. fuzz-api    scripts/fuzz.sh against a second stack on the same database, with a rate
+#                  limit no fuzzer reaches, beside layers 4 and 4b; then the table's integrity
 #   6. outage      tests/tests/outage.rs phase by phase while the local DynamoDB is paused,
 #                  resumed, stopped and replaced under the running functions
 #   7. secrets     scripts/scan_logs.py: no key, JWT or test password in any log of this run
@@ -32,6 +32,7 @@ RESULTS_LOG="$YL_LOGS/test-results.log"
 on_exit() {
   local rc=$?
   set +e; trap - EXIT; trap '' INT TERM PIPE HUP
+  [[ -n "${fuzz:-}" ]] && kill "$fuzz" 2>/dev/null
   ((${#YL_SESSIONS[@]})) && { yl_log "stopping everything this run started"; yl_cleanup; }
   printf '\n==> make test summary (total %ss)\n' "$(($(yl_now) - T0))" >&2
   printf '   %s\n' "${SUMMARY[@]}" >&2
@@ -91,20 +92,29 @@ yl_start_ddb "$(yl_free_port)" "$YL_LOGS/ddb-stack.log" "$TABLE"
 yl_export_local_env "$DDB_ENDPOINT"
 WATCH_LOG="$YL_LOGS/watch-test.log"
 # --ignore-changes: an edit made while the suite runs must not restart the functions under it.
-start_functions() { # RATE_LIMIT_PER_MINUTE
+start_functions() { # RATE_LIMIT_PER_MINUTE LOGFILE : a stack on a free port (sets BASE, WATCH_PID)
   # shellcheck disable=SC2086
-  RATE_LIMIT_PER_MINUTE=$1 yl_start_stack "$(yl_free_port)" "$WATCH_LOG" --ignore-changes ${WATCH_ARGS:-}
-  export YEBOLINK_BASE_URL=$BASE YEBOLINK_INVOKE_PORT=${BASE##*:} YEBOLINK_INVOKE_ADDRESS=127.0.0.1
+  RATE_LIMIT_PER_MINUTE=$1 yl_start_stack "$(yl_free_port)" "$2" --ignore-changes ${WATCH_ARGS:-}
 }
-start_functions 30
+# Two stacks on the one database: the fuzzer's with a rate limit no fuzzer reaches, the one the
+# black-box and browser suites test, rate limits included, at 30 a minute.
+start_functions 1000000 "$YL_LOGS/watch-fuzz.log"
+FUZZ_BASE=$BASE FUZZ_WATCH_PID=$WATCH_PID
+start_functions 30 "$WATCH_LOG"
+export YEBOLINK_BASE_URL=$BASE YEBOLINK_INVOKE_PORT=${BASE##*:} YEBOLINK_INVOKE_ADDRESS=127.0.0.1
 export CARGO_LAMBDA="$YL_VENV/bin/cargo-lambda" YEBOLINK_DYNAMODB_ENDPOINT=$DDB_ENDPOINT YEBOLINK_TABLE=$TABLE
 layer stack "$t" 0
-yl_ok "stack at $BASE/api/v1, $YL_CONCURRENCY instances per function, local DynamoDB $DDB_ENDPOINT"
+yl_ok "stacks at $BASE/api/v1 and (fuzzing) $FUZZ_BASE/api/v1, $YL_CONCURRENCY instances per function, local DynamoDB $DDB_ENDPOINT"
+
+# Fuzzing waits on one Python process, the HTTP suites on the functions: side by side they
+# share the cores instead of taking turns. Its output is printed when it ends.
+t_fuzz=$(yl_now); yl_log "layer 5/7: API fuzzing (scripts/fuzz.sh) against $FUZZ_BASE, beside layers 4 and 4b"
+YEBOLINK_BASE_URL=$FUZZ_BASE bash scripts/fuzz.sh >"$YL_LOGS/fuzz-api.log" 2>&1 &
+fuzz=$!
 
 table_intact() { nextest 'binary(integrity) & test(=table_has_no_partial_records)' --run-ignored only --no-capture; }
 t=$(yl_now); yl_log "layer 4/7: black-box suite over HTTP against $BASE"
 rc=0; nextest 'package(yebolink-blackbox)' --test-threads 8 || rc=$?
-table_intact || rc=1
 ((rc == 0)) || { yl_warn "black-box failures; the functions' last lines ($WATCH_LOG):"; tail -n 40 "$WATCH_LOG" >&2; }
 layer black-box "$t" "$rc"
 
@@ -117,12 +127,13 @@ rc=0; YEBOLINK_BASE_URL=$BASE bash scripts/browser.sh 2>&1 | tee "$YL_LOGS/brows
 layer browser "$t" "$rc"
 # ----------------------------------------------------------------
 
-t=$(yl_now); yl_log "layer 5/7: API fuzzing (scripts/fuzz.sh)"
-yl_stop_session "$WATCH_PID"
-start_functions 1000000
-rc=0; bash scripts/fuzz.sh 2>&1 | tee "$YL_LOGS/fuzz-api.log" || rc=${PIPESTATUS[0]}
+rc=0; wait "$fuzz" || rc=$?
+yl_log "layer 5/7: API fuzzing, its output ($YL_LOGS/fuzz-api.log):"
+cat "$YL_LOGS/fuzz-api.log"
+yl_stop_session "$FUZZ_WATCH_PID"
+# Once nothing writes any more: every record the three layers made is whole.
 table_intact || rc=1
-layer fuzz-api "$t" "$rc"
+layer fuzz-api "$t_fuzz" "$rc"
 
 # Wipes the database: after every layer that needs the stack's data.
 t=$(yl_now); yl_log "layer 6/7: outage (the local DynamoDB hangs, resumes, stops, is replaced)"
