@@ -5,8 +5,9 @@
 #                  scripts/tools.sh (cargo-lambda, dynoxide), schemathesis and the browser tools
 #   2. unit+integ  every test but the black-box crate's; the DynamoDB tests (store conformance,
 #                  op counts, faults) against a local DynamoDB of their own
-#   3. stack       a fresh local DynamoDB with the table, the functions under cargo lambda watch
-#                  (YL_CONCURRENCY instances each, RATE_LIMIT_PER_MINUTE=30)
+#   3. stack       a fresh local DynamoDB with the table, and two stacks of the functions under
+#                  cargo lambda watch (YL_CONCURRENCY instances each): RATE_LIMIT_PER_MINUTE=30
+#                  for layers 4, 4b and 6, and one no fuzzer reaches for layer 5
 #   4. black-box   the black-box crate's tests over HTTP
 #   4b. browser    scripts/browser.sh: the web console (console/) through its UI in Debian's
 #                  headless chromium (playwright-core + axe-core, pinned, npm ci) against the
