@@ -20,25 +20,10 @@ pub struct App<S> {
     pub jwt: Option<JwtKeys>,
 }
 
-/// How many DynamoDB connections a cold start opens: as many as the first invocation has
-/// requests in flight at once, so none of them pays a connection (in AWS, a TLS handshake at
-/// the invocation's CPU share) on the first request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Connections {
-    One,
-    /// The read handlers: their read runs beside the rate-limit counters.
-    Two,
-}
-
 impl App<DynamoStore> {
     /// Cold start of a function behind the authorizer. It reads no secret, except in local
     /// inline-auth mode, where it verifies tokens itself with `JWT_SECRET` from the environment.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::from_env_with(Connections::One).await
-    }
-
-    /// `from_env`, opening `connections` at the cold start.
-    pub async fn from_env_with(connections: Connections) -> Result<Self, ConfigError> {
         coldstart_mark("logging");
         let (config, aws) = (Config::from_env()?, AwsEnv::from_env()?);
         coldstart_mark("config");
@@ -56,7 +41,7 @@ impl App<DynamoStore> {
         } else {
             None
         };
-        Ok(Self::assemble(config, &aws, http, jwt, connections).await)
+        Ok(Self::assemble(config, &aws, http, jwt).await)
     }
 
     /// Cold start of a function that signs or verifies tokens in AWS too (register, login, the
@@ -76,7 +61,7 @@ impl App<DynamoStore> {
         };
         let jwt = JwtKeys::new(secret.as_bytes(), &config);
         coldstart_mark("secret");
-        Ok(Self::assemble(config, &aws, http, Some(jwt), Connections::One).await)
+        Ok(Self::assemble(config, &aws, http, Some(jwt)).await)
     }
 
     async fn assemble(
@@ -84,17 +69,10 @@ impl App<DynamoStore> {
         aws: &AwsEnv,
         http: SharedHttpClient,
         jwt: Option<JwtKeys>,
-        connections: Connections,
     ) -> Self {
         let store = DynamoStore::from_env(&config, aws, http);
         coldstart_mark("clients");
-        match connections {
-            Connections::One => store.warm_up().await,
-            // Two requests at once: the pool opens a connection for each.
-            Connections::Two => {
-                tokio::join!(store.warm_up(), store.warm_up());
-            }
-        }
+        store.warm_up().await;
         coldstart_mark("warm-up");
         Self { store, config, jwt }
     }
