@@ -148,8 +148,8 @@ pub async fn admit_then<S: Store, T>(
 /// The gate with `work` running beside it from the moment the key is known: for `work` without
 /// side effects (the read handlers), so a request waits for the slower of the two instead of
 /// both. On refusal `work`'s result is discarded and the refusal is the answer (its read was
-/// made and is paid for: README, "What a request costs"); after admission, `work`'s own errors
-/// are the handler's to answer, with the quota headers like any admitted request.
+/// made and is paid for: README, "Cost per million requests"); after admission, `work`'s own
+/// errors are the handler's to answer, with the quota headers like any admitted request.
 pub async fn admit_alongside<S: Store, T>(
     app: &App<S>,
     req: &Request,
