@@ -109,12 +109,7 @@ pub async fn admit<S: Store>(
     admit_at(app, req, scope, Timestamp::now()).await
 }
 
-/// `admit` at `now`. The workspace is counted first, so the key's one counter write can also
-/// record how the request ends (`usage::Outcome`): that is what per-key usage is made of, at no
-/// extra write. Each request is exactly one of: a 429 of the workspace limit (not counted
-/// against the key's limit), a 403 for a scope the key lacks (not counted against it either),
-/// or counted against the key's limit (a 429 past it). The first request of a key's minute
-/// then rolls the key's earlier minutes up into its usage buckets.
+/// `admit` at `now`; the roll-up the count may start is finished before it returns.
 pub async fn admit_at<S: Store>(
     app: &App<S>,
     req: &Request,
@@ -122,6 +117,112 @@ pub async fn admit_at<S: Store>(
     now: Timestamp,
 ) -> Result<(KeyCaller, Quota), Response<Body>> {
     let key = authenticate_key(app, req).await.map_err(|e| failure(&e))?;
+    let (roll_up, verdict) = decide(count_request(app, &key, scope, now).await);
+    roll_up_if(app, &key, roll_up).await;
+    Ok((key, verdict?))
+}
+
+/// The gate, then `work` for an admitted request: for `work` with side effects (send-message's
+/// write), which must not happen for a refused request. The once-a-minute usage roll-up the
+/// count may start runs beside `work` instead of before it.
+pub async fn admit_then<S: Store, T>(
+    app: &App<S>,
+    req: &Request,
+    scope: Scope,
+    work: impl AsyncFnOnce(&KeyCaller) -> T,
+) -> Result<(Quota, T), Response<Body>> {
+    let key = authenticate_key(app, req).await.map_err(|e| failure(&e))?;
+    let (roll_up, verdict) = decide(count_request(app, &key, scope, Timestamp::now()).await);
+    match verdict {
+        Ok(quota) => {
+            let ((), done) = tokio::join!(roll_up_if(app, &key, roll_up), work(&key));
+            Ok((quota, done))
+        }
+        Err(refusal) => {
+            roll_up_if(app, &key, roll_up).await;
+            Err(refusal)
+        }
+    }
+}
+
+/// The gate with `work` running beside it from the moment the key is known: for `work` without
+/// side effects (the read handlers), so a request waits for the slower of the two instead of
+/// both. On refusal `work`'s result is discarded and the refusal is the answer (its read was
+/// made and is paid for: README, "Cost per million requests"); after admission, `work`'s own
+/// errors are the handler's to answer, with the quota headers like any admitted request.
+pub async fn admit_alongside<S: Store, T>(
+    app: &App<S>,
+    req: &Request,
+    scope: Scope,
+    work: impl AsyncFnOnce(&KeyCaller) -> T,
+) -> Result<(Quota, T), Response<Body>> {
+    admit_alongside_at(app, req, scope, Timestamp::now(), work).await
+}
+
+/// `admit_alongside` at `now`.
+pub async fn admit_alongside_at<S: Store, T>(
+    app: &App<S>,
+    req: &Request,
+    scope: Scope,
+    now: Timestamp,
+    work: impl AsyncFnOnce(&KeyCaller) -> T,
+) -> Result<(Quota, T), Response<Body>> {
+    let key = authenticate_key(app, req).await.map_err(|e| failure(&e))?;
+    let gate = async {
+        let (roll_up, verdict) = decide(count_request(app, &key, scope, now).await);
+        roll_up_if(app, &key, roll_up).await;
+        verdict
+    };
+    let (verdict, done) = tokio::join!(gate, work(&key));
+    Ok((verdict?, done))
+}
+
+/// One request counted for the workspace and the key, before its verdict is applied.
+struct Counted {
+    quota: Quota,
+    verdict: Result<(), ApiError>,
+    /// Set on the key's first request of a minute: roll its earlier minutes up (best effort).
+    roll_up: Option<Timestamp>,
+}
+
+/// The minute to roll up before, if any, and the quota to report or the finished refusal: a
+/// failed count is a 503 without headers (fail closed), a refusal carries the quota headers.
+fn decide(
+    counted: Result<Counted, ApiError>,
+) -> (Option<Timestamp>, Result<Quota, Response<Body>>) {
+    match counted {
+        Err(err) => (None, Err(failure(&err))),
+        Ok(Counted {
+            quota,
+            verdict,
+            roll_up,
+        }) => (
+            roll_up,
+            verdict
+                .map(|()| quota)
+                .map_err(|e| quota.stamp(failure(&e))),
+        ),
+    }
+}
+
+async fn roll_up_if<S: Store>(app: &App<S>, key: &KeyCaller, minute: Option<Timestamp>) {
+    if let Some(minute) = minute {
+        roll_up_before(&app.store, key.key_id, minute).await;
+    }
+}
+
+/// The counting of `admit`. The workspace is counted first, so the key's one counter write can
+/// also record how the request ends (`usage::Outcome`): that is what per-key usage is made of,
+/// at no extra write. Each request is exactly one of: a 429 of the workspace limit (not
+/// counted against the key's limit), a 403 for a scope the key lacks (not counted against it
+/// either), or counted against the key's limit (a 429 past it). The first request of a key's
+/// minute then rolls the key's earlier minutes up into its usage buckets.
+async fn count_request<S: Store>(
+    app: &App<S>,
+    key: &KeyCaller,
+    scope: Scope,
+    now: Timestamp,
+) -> Result<Counted, ApiError> {
     let (ws_quota, ws_verdict) = count(
         &app.store,
         Counter::WorkspaceRequests(key.workspace_id),
@@ -129,8 +230,7 @@ pub async fn admit_at<S: Store>(
         WINDOW_SECONDS,
         now,
     )
-    .await
-    .map_err(|e| failure(&e))?;
+    .await?;
     let outcome = if ws_verdict.is_err() {
         Outcome::WorkspaceLimited
     } else if key.require(scope).is_err() {
@@ -150,11 +250,7 @@ pub async fn admit_at<S: Store>(
             outcome,
             limit,
         )
-        .await
-        .map_err(|e| failure(&ApiError::from(e)))?;
-    if usage.total() == 1 {
-        roll_up_before(&app.store, key.key_id, minute).await;
-    }
+        .await?;
     let key_quota = Quota {
         limit,
         remaining: limit.saturating_sub(usage.hits),
@@ -173,8 +269,11 @@ pub async fn admit_at<S: Store>(
         }),
         Outcome::Checked => Ok(()),
     };
-    verdict.map_err(|e| quota.stamp(failure(&e)))?;
-    Ok((key, quota))
+    Ok(Counted {
+        quota,
+        verdict,
+        roll_up: (usage.total() == 1).then_some(minute),
+    })
 }
 
 #[cfg(test)]
@@ -272,5 +371,86 @@ mod tests {
         assert!(admit(&app, &send(&other), Scope::SendMessages)
             .await
             .is_ok());
+    }
+
+    fn read_request(key: &KeyCaller) -> Request {
+        use crate::auth::Principal;
+        use crate::testing::{authorized, request};
+        authorized(
+            request("GET", "/api/v1/messages", None),
+            &Principal::ApiKey(key.clone()),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_refused_read_answers_the_refusal_although_the_read_ran() {
+        let mut app = crate::testing::app();
+        app.config.rate_limit_per_minute = 1;
+        let key = key();
+        let now = Timestamp::from_unix(1_000_040);
+        let read = async |_: &KeyCaller| "the page";
+        let (quota, page) =
+            admit_alongside_at(&app, &read_request(&key), Scope::ReadMessages, now, read)
+                .await
+                .unwrap();
+        assert_eq!((quota.remaining, page), (0, "the page"));
+
+        let ran = std::cell::Cell::new(false);
+        let read = async |_: &KeyCaller| ran.set(true);
+        let refusal = admit_alongside_at(&app, &read_request(&key), Scope::ReadMessages, now, read)
+            .await
+            .err()
+            .unwrap();
+        assert!(ran.get(), "the read ran beside the counters");
+        assert_eq!(refusal.status(), 429);
+        assert_eq!(refusal.headers()["x-ratelimit-remaining"], "0");
+        assert!(refusal.headers().contains_key("retry-after"));
+    }
+
+    #[tokio::test]
+    async fn a_read_beside_a_key_without_the_scope_answers_403() {
+        let app = crate::testing::app();
+        let mut key = key();
+        key.scopes = Scopes::from_stored("send_messages").unwrap();
+        let read = async |_: &KeyCaller| "the page";
+        let refusal = admit_alongside(&app, &read_request(&key), Scope::ReadMessages, read)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(refusal.status(), 403);
+    }
+
+    #[tokio::test]
+    async fn a_read_fails_closed_when_the_counters_cannot_be_written() {
+        let app = crate::testing::app();
+        app.store.set_unavailable(true);
+        let read = async |_: &KeyCaller| "a page from a replica that answered";
+        let refusal = admit_alongside(&app, &read_request(&key()), Scope::ReadMessages, read)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(refusal.status(), 503);
+        assert!(!refusal.headers().contains_key("x-ratelimit-limit"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_send_never_runs_its_write() {
+        let mut app = crate::testing::app();
+        app.config.rate_limit_per_minute = 1;
+        let key = key();
+        let writes = std::cell::Cell::new(0);
+        let write = async |_: &KeyCaller| writes.set(writes.get() + 1);
+        assert!(
+            admit_then(&app, &read_request(&key), Scope::SendMessages, write)
+                .await
+                .is_ok()
+        );
+        let write = async |_: &KeyCaller| writes.set(writes.get() + 1);
+        let refusal = admit_then(&app, &read_request(&key), Scope::SendMessages, write)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(refusal.status(), 429);
+        assert_eq!(writes.get(), 1);
     }
 }

@@ -5,19 +5,21 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use yebolink_shared::auth::KeyCaller;
 use yebolink_shared::ids::MessageId;
-use yebolink_shared::ratelimit::admit;
+use yebolink_shared::ratelimit::admit_alongside;
 use yebolink_shared::request::path_id;
 use yebolink_shared::response::respond;
 use yebolink_shared::scopes::Scope;
 use yebolink_shared::store::Store;
 use yebolink_shared::{views, ApiError, App};
 
+/// The read has no side effect, so it runs beside the rate-limit counters
+/// (`ratelimit::admit_alongside`): a refusal discards it and is the answer.
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
-    let (key, quota) = match admit(app, &req, Scope::ReadMessages).await {
-        Ok(admitted) => admitted,
-        Err(refusal) => return refusal,
-    };
-    quota.stamp(respond(get_message(app, &req, &key).await))
+    let read = async |key: &KeyCaller| get_message(app, &req, key).await;
+    match admit_alongside(app, &req, Scope::ReadMessages, read).await {
+        Ok((quota, result)) => quota.stamp(respond(result)),
+        Err(refusal) => refusal,
+    }
 }
 
 async fn get_message<S: Store>(
@@ -93,5 +95,37 @@ mod tests {
             404,
             "not_found",
         );
+    }
+
+    #[tokio::test]
+    async fn a_read_error_after_admission_is_a_503_with_the_quota_headers() {
+        let app = app();
+        let owner = key_caller(WorkspaceId::new(), Scopes::all());
+        app.store.set_message_reads_unavailable(true);
+        let response = handle(&app, get(&owner, &MessageId::new().to_string())).await;
+        assert_error(&response, 503, "service_unavailable");
+        assert!(response.headers().contains_key("x-ratelimit-remaining"));
+    }
+
+    #[tokio::test]
+    async fn a_request_over_the_limit_is_refused_although_its_read_would_succeed() {
+        let mut app = app();
+        app.config.rate_limit_per_minute = 1;
+        let owner = key_caller(WorkspaceId::new(), Scopes::all());
+        let id = MessageId::new().to_string();
+        assert_error(&handle(&app, get(&owner, &id)).await, 404, "not_found");
+        let refused = handle(&app, get(&owner, &id)).await;
+        assert_error(&refused, 429, "rate_limited");
+        assert_eq!(refused.headers()["x-ratelimit-remaining"], "0");
+    }
+
+    #[tokio::test]
+    async fn the_store_down_fails_closed_with_503() {
+        let app = app();
+        app.store.set_unavailable(true);
+        let owner = key_caller(WorkspaceId::new(), Scopes::all());
+        let response = handle(&app, get(&owner, &MessageId::new().to_string())).await;
+        assert_error(&response, 503, "service_unavailable");
+        assert!(!response.headers().contains_key("x-ratelimit-remaining"));
     }
 }

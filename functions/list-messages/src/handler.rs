@@ -7,19 +7,21 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use yebolink_shared::auth::KeyCaller;
 use yebolink_shared::cursor::{decode_cursor, encode_cursor};
-use yebolink_shared::ratelimit::admit;
+use yebolink_shared::ratelimit::admit_alongside;
 use yebolink_shared::request::{page_limit, query_param};
 use yebolink_shared::response::respond;
 use yebolink_shared::scopes::Scope;
 use yebolink_shared::store::Store;
 use yebolink_shared::{views, ApiError, App};
 
+/// The read has no side effect, so it runs beside the rate-limit counters
+/// (`ratelimit::admit_alongside`): a refusal discards it and is the answer.
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
-    let (key, quota) = match admit(app, &req, Scope::ReadMessages).await {
-        Ok(admitted) => admitted,
-        Err(refusal) => return refusal,
-    };
-    quota.stamp(respond(list_messages(app, &req, &key).await))
+    let read = async |key: &KeyCaller| list_messages(app, &req, key).await;
+    match admit_alongside(app, &req, Scope::ReadMessages, read).await {
+        Ok((quota, result)) => quota.stamp(respond(result)),
+        Err(refusal) => refusal,
+    }
 }
 
 async fn list_messages<S: Store>(
@@ -164,6 +166,33 @@ mod tests {
             &handle(&app, list(&key, &[])).await,
             403,
             "insufficient_scope",
+        );
+    }
+    #[tokio::test]
+    async fn a_read_error_after_admission_is_a_503_with_the_quota_headers() {
+        let app = app();
+        let key = key_caller(WorkspaceId::new(), Scopes::all());
+        app.store.set_message_reads_unavailable(true);
+        let response = handle(&app, list(&key, &[])).await;
+        assert_error(&response, 503, "service_unavailable");
+        assert!(response.headers().contains_key("x-ratelimit-remaining"));
+    }
+
+    #[tokio::test]
+    async fn over_the_limit_the_refusal_wins_over_the_pages_own_answer() {
+        let mut app = app();
+        app.config.rate_limit_per_minute = 1;
+        let key = key_caller(WorkspaceId::new(), Scopes::all());
+        let garbage = [("cursor", "!!!")];
+        assert_error(
+            &handle(&app, list(&key, &garbage)).await,
+            400,
+            "validation_error",
+        );
+        assert_error(
+            &handle(&app, list(&key, &garbage)).await,
+            429,
+            "rate_limited",
         );
     }
 }

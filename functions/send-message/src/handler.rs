@@ -10,7 +10,7 @@ use yebolink_shared::account::Email;
 use yebolink_shared::auth::KeyCaller;
 use yebolink_shared::ids::MessageId;
 use yebolink_shared::message::{is_e164, sms_segments, Channel, MAX_SUBJECT_CHARS, MAX_TEXT_CHARS};
-use yebolink_shared::ratelimit::admit;
+use yebolink_shared::ratelimit::admit_then;
 use yebolink_shared::request::{json_object, JsonObject};
 use yebolink_shared::response::{failure, with_json};
 use yebolink_shared::scopes::Scope;
@@ -20,16 +20,13 @@ use yebolink_shared::{views, ApiError, App};
 
 pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 60 * 60;
 
+/// The write happens only for an admitted request (`ratelimit::admit_then`).
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
-    let (key, quota) = match admit(app, &req, Scope::SendMessages).await {
-        Ok(admitted) => admitted,
-        Err(refusal) => return refusal,
-    };
-    quota.stamp(
-        send_message(app, &req, &key)
-            .await
-            .unwrap_or_else(|err| failure(&err)),
-    )
+    let send = async |key: &KeyCaller| send_message(app, &req, key).await;
+    match admit_then(app, &req, Scope::SendMessages, send).await {
+        Ok((quota, result)) => quota.stamp(result.unwrap_or_else(|err| failure(&err))),
+        Err(refusal) => refusal,
+    }
 }
 
 /// A send request that passed validation.

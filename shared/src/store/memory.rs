@@ -46,6 +46,8 @@ pub struct MemoryStore {
     state: Mutex<State>,
     /// When set, every call fails as if the database were unreachable.
     unavailable: std::sync::atomic::AtomicBool,
+    /// When set, message reads fail as if the database were unreachable; the rest answers.
+    message_reads_unavailable: std::sync::atomic::AtomicBool,
 }
 
 impl MemoryStore {
@@ -57,6 +59,23 @@ impl MemoryStore {
     pub fn set_unavailable(&self, down: bool) {
         self.unavailable
             .store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Simulates message reads failing (`get_message`, `list_messages`) while the rate-limit
+    /// counters still answer: a read that fails after its request was admitted.
+    pub fn set_message_reads_unavailable(&self, down: bool) {
+        self.message_reads_unavailable
+            .store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn message_state(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        if self
+            .message_reads_unavailable
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(StoreError::Unavailable("message reads switched off".into()));
+        }
+        self.state()
     }
 
     fn state(&self) -> Result<MutexGuard<'_, State>, StoreError> {
@@ -420,7 +439,7 @@ impl Store for MemoryStore {
         limit: usize,
         after: Option<MessageId>,
     ) -> Result<MessagePage, StoreError> {
-        let state = self.state()?;
+        let state = self.message_state()?;
         let upper = after.unwrap_or_else(|| MessageId::from(uuid::Uuid::max()));
         let mut newest_first = state
             .messages
@@ -437,6 +456,10 @@ impl Store for MemoryStore {
         workspace_id: WorkspaceId,
         id: MessageId,
     ) -> Result<Option<MessageRecord>, StoreError> {
-        Ok(self.state()?.messages.get(&(workspace_id, id)).cloned())
+        Ok(self
+            .message_state()?
+            .messages
+            .get(&(workspace_id, id))
+            .cloned())
     }
 }

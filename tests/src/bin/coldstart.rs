@@ -50,13 +50,15 @@ const FLOW: [(&str, &str, &str, u64); 9] = [
 /// Whose runs make the data every other function needs (a workspace, keys, messages).
 const PREREQUISITES: [&str; 3] = ["register", "create-api-key", "send-message"];
 const BASELINE: &str = "hello-world";
-/// Lambda's environment and the template's, plus the local endpoint and JWT secret.
+/// Lambda's environment and the template's, plus the local endpoint, the JWT secret, and limits
+/// that let 20 registrations (one source address) and their keys' requests through.
 const ENV: &str = "AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local \
     AWS_SECRET_ACCESS_KEY=local AWS_SESSION_TOKEN=local AWS_LAMBDA_FUNCTION_VERSION=$LATEST \
     AWS_LAMBDA_INITIALIZATION_TYPE=on-demand _HANDLER=bootstrap TZ=:UTC LANG=en_US.UTF-8 \
     PATH=/usr/local/bin:/usr/bin:/bin DYNAMODB_TIMEOUT_MS=2000 JWT_ISSUER=yebolink \
     JWT_AUDIENCE=yebolink-api JWT_SECRET=coldstart-harness-secret-coldstart-harness \
-    RATE_LIMIT_PER_MINUTE=1000 RUST_LOG=info YEBOLINK_COLDSTART_MARKS=1";
+    RATE_LIMIT_PER_MINUTE=1000 REGISTER_LIMIT_PER_IP_PER_HOUR=1000 \
+    LOGIN_LIMIT_PER_IP_PER_15_MIN=1000 RUST_LOG=info YEBOLINK_COLDSTART_MARKS=1";
 /// The init phases the functions mark, in order, and their labels in the breakdown.
 const PHASES: [(&str, &str); 6] = [
     ("main", "exec + loading"),
