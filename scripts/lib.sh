@@ -164,14 +164,19 @@ yl_export_local_env() {
 # (tests/src/bin/leak-signer.rs), written once into .data/leak-report/ (not in git). Exports
 # LEAK_REPORT_PUBLIC_KEYS_FILE (read by report-leaked-keys at cold start) and
 # YEBOLINK_LEAK_SIGNING_KEY (the private key, for the black-box tests and `leak-signer sign`).
+# YL_LEAK_SIGNER: a leak-signer already built (make test's); otherwise `cargo run` builds one.
 yl_leak_report_keys() {
   local dir="$YL_ROOT/.data/leak-report"
   export LEAK_REPORT_PUBLIC_KEYS_FILE="$dir/leak-report-public-keys.json" \
     YEBOLINK_LEAK_SIGNING_KEY="$dir/leak-report-private-key.pk8"
   [[ -s "$LEAK_REPORT_PUBLIC_KEYS_FILE" && -s "$YEBOLINK_LEAK_SIGNING_KEY" ]] && return 0
   yl_log "writing a local leak-report signing key pair into $dir"
-  (cd "$YL_ROOT" && cargo run -q -p yebolink-blackbox --bin leak-signer -- keygen "$dir" >/dev/null) \
-    || yl_die "leak-signer keygen failed"
+  if [[ -x "${YL_LEAK_SIGNER:-}" ]]; then
+    "$YL_LEAK_SIGNER" keygen "$dir" >/dev/null || yl_die "leak-signer keygen failed"
+  else
+    (cd "$YL_ROOT" && cargo run -q -p yebolink-blackbox --bin leak-signer -- keygen "$dir" >/dev/null) \
+      || yl_die "leak-signer keygen failed"
+  fi
 }
 
 # yl_build_functions : the debug build of every routed function and the authorizer.

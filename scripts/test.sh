@@ -76,6 +76,8 @@ cargo nextest run --workspace --no-run && yl_build_functions \
   || { kill "$tools" "$layer_tools" 2>/dev/null; yl_die "the test build failed"; }
 wait "$tools" || yl_die "scripts/tools.sh failed"
 wait "$layer_tools" || yl_die "installing the fuzz or browser tools failed"
+# The test build made leak-signer: a `cargo run` of it would resolve features anew and rebuild.
+YL_LEAK_SIGNER="$CARGO_TARGET_DIR/debug/leak-signer" yl_leak_report_keys
 layer build "$t" 0
 mkdir -p "$YL_LOGS"; : >"$RESULTS_LOG"
 # Never talk to a real AWS account from tests, whatever the developer's shell has.
