@@ -117,9 +117,20 @@ pub async fn admit_at<S: Store>(
     now: Timestamp,
 ) -> Result<(KeyCaller, Quota), Response<Body>> {
     let key = authenticate_key(app, req).await.map_err(|e| failure(&e))?;
-    let (roll_up, verdict) = decide(count_request(app, &key, scope, now).await);
-    roll_up_if(app, &key, roll_up).await;
-    Ok((key, verdict?))
+    let quota = gate(app, &key, scope, now).await?;
+    Ok((key, quota))
+}
+
+/// The counted request's verdict, after the roll-up the count may start has finished.
+async fn gate<S: Store>(
+    app: &App<S>,
+    key: &KeyCaller,
+    scope: Scope,
+    now: Timestamp,
+) -> Result<Quota, Response<Body>> {
+    let (roll_up, verdict) = decide(count_request(app, key, scope, now).await);
+    roll_up_if(app, key, roll_up).await;
+    verdict
 }
 
 /// The gate, then `work` for an admitted request: for `work` with side effects (send-message's
@@ -168,12 +179,7 @@ pub async fn admit_alongside_at<S: Store, T>(
     work: impl AsyncFnOnce(&KeyCaller) -> T,
 ) -> Result<(Quota, T), Response<Body>> {
     let key = authenticate_key(app, req).await.map_err(|e| failure(&e))?;
-    let gate = async {
-        let (roll_up, verdict) = decide(count_request(app, &key, scope, now).await);
-        roll_up_if(app, &key, roll_up).await;
-        verdict
-    };
-    let (verdict, done) = tokio::join!(gate, work(&key));
+    let (verdict, done) = tokio::join!(gate(app, &key, scope, now), work(&key));
     Ok((verdict?, done))
 }
 
