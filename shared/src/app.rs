@@ -41,7 +41,7 @@ impl App<DynamoStore> {
         } else {
             None
         };
-        Ok(Self::assemble(config, &aws, http, jwt).await)
+        Ok(Self::assemble(config, &aws, http, jwt))
     }
 
     /// Cold start of a function that signs or verifies tokens in AWS too (register, login, the
@@ -61,10 +61,11 @@ impl App<DynamoStore> {
         };
         let jwt = JwtKeys::new(secret.as_bytes(), &config);
         coldstart_mark("secret");
-        Ok(Self::assemble(config, &aws, http, Some(jwt)).await)
+        Ok(Self::assemble(config, &aws, http, Some(jwt)))
     }
 
-    async fn assemble(
+    /// The store, with its warm-up read started: the function's init ends while it runs.
+    fn assemble(
         config: Config,
         aws: &AwsEnv,
         http: SharedHttpClient,
@@ -72,8 +73,7 @@ impl App<DynamoStore> {
     ) -> Self {
         let store = DynamoStore::from_env(&config, aws, http);
         coldstart_mark("clients");
-        store.warm_up().await;
-        coldstart_mark("warm-up");
+        store.start_warm_up();
         Self { store, config, jwt }
     }
 }

@@ -217,29 +217,22 @@ async fn roll_up_if<S: Store>(app: &App<S>, key: &KeyCaller, minute: Option<Time
     }
 }
 
-/// The counting of `admit`. The workspace is counted first, so the key's one counter write can
-/// also record how the request ends (`usage::Outcome`): that is what per-key usage is made of,
-/// at no extra write. Each request is exactly one of: a 429 of the workspace limit (not
-/// counted against the key's limit), a 403 for a scope the key lacks (not counted against it
-/// either), or counted against the key's limit (a 429 past it). The first request of a key's
-/// minute then rolls the key's earlier minutes up into its usage buckets.
+/// The counting of `admit`. The key's one counter write also records how the request ends
+/// (`usage::Outcome`): that is what per-key usage is made of, at no extra write. Each request
+/// is exactly one of: a 429 of the workspace limit (not counted against the key's limit), a
+/// 403 for a scope the key lacks (not counted against it either), or counted against the key's
+/// limit (a 429 past it). The key's write goes out beside the workspace's, so a request waits
+/// for one round trip instead of two: it counts the request as checked or out of scope (known
+/// without I/O), and the rare request the workspace refuses is then moved to `WorkspaceLimited`
+/// (one more write, on refusals only). The first request of a key's minute then rolls the key's
+/// earlier minutes up into its usage buckets.
 async fn count_request<S: Store>(
     app: &App<S>,
     key: &KeyCaller,
     scope: Scope,
     now: Timestamp,
 ) -> Result<Counted, ApiError> {
-    let (ws_quota, ws_verdict) = count(
-        &app.store,
-        Counter::WorkspaceRequests(key.workspace_id),
-        app.config.workspace_rate_limit_per_minute,
-        WINDOW_SECONDS,
-        now,
-    )
-    .await?;
-    let outcome = if ws_verdict.is_err() {
-        Outcome::WorkspaceLimited
-    } else if key.require(scope).is_err() {
+    let counted_as = if key.require(scope).is_err() {
         Outcome::OutOfScope
     } else {
         Outcome::Checked
@@ -247,16 +240,39 @@ async fn count_request<S: Store>(
     let limit = app.config.rate_limit_per_minute;
     let (minute, window_end) = window(now, WINDOW_SECONDS);
     let minute = Timestamp::from_unix(minute);
-    let usage = app
-        .store
-        .count_key_request(
+    let (workspace, usage) = tokio::join!(
+        count(
+            &app.store,
+            Counter::WorkspaceRequests(key.workspace_id),
+            app.config.workspace_rate_limit_per_minute,
+            WINDOW_SECONDS,
+            now,
+        ),
+        app.store.count_key_request(
             key.key_id,
             minute,
             minute.plus_seconds(MINUTE_RETENTION_SECONDS),
-            outcome,
+            counted_as,
             limit,
         )
-        .await?;
+    );
+    let ((ws_quota, ws_verdict), mut usage) = (workspace?, usage?);
+    let outcome = if ws_verdict.is_err() {
+        // Best effort: if the move fails, the request stays counted for the key (logged).
+        match app
+            .store
+            .move_to_workspace_limited(key.key_id, minute, counted_as)
+            .await
+        {
+            Ok(()) => usage.move_to_workspace_limited(counted_as),
+            Err(err) => {
+                tracing::warn!(error = %err, "a workspace-limited request stays counted for its key")
+            }
+        }
+        Outcome::WorkspaceLimited
+    } else {
+        counted_as
+    };
     let key_quota = Quota {
         limit,
         remaining: limit.saturating_sub(usage.hits),
@@ -377,6 +393,54 @@ mod tests {
         assert!(admit(&app, &send(&other), Scope::SendMessages)
             .await
             .is_ok());
+    }
+
+    /// The key's counter is written beside the workspace's; a request the workspace refuses
+    /// ends up counted as workspace-limited, not against the key's limit, in scope or not.
+    #[tokio::test]
+    async fn a_request_the_workspace_refuses_is_not_counted_against_its_key() {
+        use crate::auth::Principal;
+        use crate::testing::{app, authorized, key_caller, request};
+        let mut app = app();
+        app.config.rate_limit_per_minute = 2;
+        app.config.workspace_rate_limit_per_minute = 1;
+        let workspace = WorkspaceId::new();
+        let send = |key: &KeyCaller| {
+            authorized(
+                request("POST", "/api/v1/messages/send", None),
+                &Principal::ApiKey(key.clone()),
+            )
+        };
+        let now = Timestamp::from_unix(1_000_020);
+        let sender = key_caller(workspace, Scopes::all());
+        let reader = key_caller(workspace, Scopes::from_stored("read_messages").unwrap());
+        admit_at(&app, &send(&sender), Scope::SendMessages, now)
+            .await
+            .unwrap();
+        for key in [&sender, &sender, &reader] {
+            let refused = admit_at(&app, &send(key), Scope::SendMessages, now)
+                .await
+                .err()
+                .unwrap();
+            assert_eq!(refused.status(), 429, "the workspace's refusal wins");
+        }
+        let minute = async |key: &KeyCaller| {
+            app.store
+                .key_minutes(key.key_id, now.plus_seconds(-60), now.plus_seconds(60), 1)
+                .await
+                .unwrap()[0]
+        };
+        let sender_minute = minute(&sender).await;
+        assert_eq!(
+            (sender_minute.hits, sender_minute.workspace_limited),
+            (1, 2),
+            "only the admitted request counts against the key's limit of 2"
+        );
+        let reader_minute = minute(&reader).await;
+        assert_eq!(
+            (reader_minute.out_of_scope, reader_minute.workspace_limited),
+            (0, 1)
+        );
     }
 
     fn read_request(key: &KeyCaller) -> Request {

@@ -73,8 +73,10 @@ impl UsageCounts {
     }
 }
 
-/// How a messaging request ends, decided before the key's counter is written (the workspace's
-/// counter is written first), so the one counter write can record it.
+/// How a messaging request ends, as the key's counter records it. The key's write goes out
+/// beside the workspace's, so it records `Checked` or `OutOfScope` (known without I/O); a
+/// request the workspace refuses is moved to `WorkspaceLimited` afterwards
+/// (`Store::move_to_workspace_limited`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// In scope, workspace under its limit: counted against the key's limit (`hits`); it is a
@@ -102,6 +104,20 @@ impl MinuteUsage {
     /// Every request of the minute, whatever its outcome.
     pub fn total(&self) -> u64 {
         self.hits + self.out_of_scope + self.workspace_limited
+    }
+
+    /// This minute after `Store::move_to_workspace_limited` moved one request counted as
+    /// `counted_as` (never below zero, like the store).
+    pub fn move_to_workspace_limited(&mut self, counted_as: Outcome) {
+        let from = match counted_as {
+            Outcome::Checked => &mut self.hits,
+            Outcome::OutOfScope => &mut self.out_of_scope,
+            Outcome::WorkspaceLimited => return,
+        };
+        if *from > 0 {
+            *from -= 1;
+            self.workspace_limited += 1;
+        }
     }
 
     pub fn counts(&self) -> UsageCounts {

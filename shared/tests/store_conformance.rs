@@ -698,6 +698,39 @@ async fn the_audit_trail_pages_newest_first_filters_by_type_and_stays_in_its_wor
     assert_eq!(failed, expected);
 }
 
+async fn a_request_moved_to_workspace_limited_leaves_its_first_count_and_never_goes_below_zero<
+    S: Store,
+>(
+    store: &S,
+) {
+    let key = KeyId::new();
+    let minute = floor(Timestamp::now(), MINUTE_SECONDS);
+    requests(store, key, minute, Outcome::Checked, 2).await;
+    requests(store, key, minute, Outcome::OutOfScope, 1).await;
+    for counted_as in [Outcome::Checked, Outcome::OutOfScope, Outcome::OutOfScope] {
+        store
+            .move_to_workspace_limited(key, minute, counted_as)
+            .await
+            .unwrap();
+    }
+    // A minute never counted stays absent.
+    store
+        .move_to_workspace_limited(key, minute.plus_seconds(60), Outcome::Checked)
+        .await
+        .unwrap();
+    let minutes = store
+        .key_minutes(key, minute, minute.plus_seconds(120), 5)
+        .await
+        .unwrap();
+    assert_eq!(minutes.len(), 1, "{minutes:?}");
+    let usage = minutes[0];
+    assert_eq!(
+        (usage.hits, usage.out_of_scope, usage.workspace_limited),
+        (1, 0, 2),
+        "the second out-of-scope move found nothing to move"
+    );
+}
+
 /// Counts `n` requests of `outcome` for `key` in the minute starting at `minute`.
 async fn requests<S: Store>(store: &S, key: KeyId, minute: Timestamp, outcome: Outcome, n: u64) {
     for _ in 0..n {
@@ -954,6 +987,7 @@ conformance!(
     the_audit_trail_pages_newest_first_filters_by_type_and_stays_in_its_workspace,
     usage_rolls_up_across_hour_and_day_boundaries_and_a_repeated_roll_up_counts_once,
     a_request_shows_in_usage_before_any_roll_up,
+    a_request_moved_to_workspace_limited_leaves_its_first_count_and_never_goes_below_zero,
     a_keys_last_minute_before_a_month_of_silence_is_kept,
     a_range_without_traffic_is_all_zero_buckets,
     a_deactivated_keys_usage_stays_readable;

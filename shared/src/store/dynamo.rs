@@ -17,6 +17,7 @@
 //! attribute, and an expired key is kept and listed, not deleted.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
@@ -85,6 +86,31 @@ const AUDIT_PAGES_PER_CALL: usize = 5;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    warm_up: Arc<WarmUp>,
+}
+
+/// The cold start's warm-up read, running beside the Lambda runtime's own start
+/// (`DynamoStore::start_warm_up`). Every request waits for it before its first call, so
+/// the first one goes out on the connection it opened instead of opening (in AWS: a TLS
+/// handshake) its own; once it has finished, the wait is one atomic load.
+#[derive(Default)]
+struct WarmUp {
+    finished: tokio::sync::OnceCell<()>,
+    read: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl WarmUp {
+    async fn wait(&self) {
+        self.finished
+            .get_or_init(|| async {
+                let read = self.read.lock().ok().and_then(|mut read| read.take());
+                if let Some(read) = read {
+                    // The read logs its own failure; a failed one only means no warm connection.
+                    let _ = read.await;
+                }
+            })
+            .await;
+    }
 }
 
 impl DynamoStore {
@@ -92,6 +118,7 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            warm_up: Arc::default(),
         }
     }
 
@@ -117,20 +144,33 @@ impl DynamoStore {
     }
 
     /// Opens the connection (DNS, TCP, TLS) during the cold start instead of on the first
-    /// request: one eventually consistent read of an item that never exists. Failure is only
-    /// logged; the first request will report it properly.
-    pub async fn warm_up(&self) {
-        let result = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s("WARMUP"))
-            .key("sk", s("WARMUP"))
-            .send()
-            .await;
-        if let Err(err) = result {
-            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(err), "DynamoDB warm-up failed");
+    /// request: one eventually consistent read of an item that never exists, started here and
+    /// run beside the Lambda runtime's start, which is the rest of the init. Failure is only
+    /// logged; the first request will report it properly. Needs a Tokio runtime.
+    pub fn start_warm_up(&self) {
+        let (client, table) = (self.client.clone(), self.table.clone());
+        let read = tokio::spawn(async move {
+            let result = client
+                .get_item()
+                .table_name(table)
+                .key("pk", s("WARMUP"))
+                .key("sk", s("WARMUP"))
+                .send()
+                .await;
+            if let Err(err) = result {
+                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(err), "DynamoDB warm-up failed");
+            }
+            crate::app::coldstart_mark("warm-up");
+        });
+        if let Ok(mut slot) = self.warm_up.read.lock() {
+            *slot = Some(read);
         }
+    }
+
+    /// The client, once the warm-up read (if one was started) has finished.
+    async fn connected(&self) -> &Client {
+        self.warm_up.wait().await;
+        &self.client
     }
 
     pub fn client(&self) -> &Client {
@@ -143,7 +183,8 @@ impl DynamoStore {
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         let output = self
-            .client
+            .connected()
+            .await
             .get_item()
             .table_name(&self.table)
             .key("pk", s(pk))
@@ -191,7 +232,8 @@ impl DynamoStore {
         // A conflicting concurrent transaction on the same item is retried, briefly.
         for attempt in 0..3 {
             let result = self
-                .client
+                .connected()
+                .await
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
                 .send()
@@ -224,7 +266,8 @@ impl DynamoStore {
         cap: u64,
     ) -> Result<bool, StoreError> {
         let result = self
-            .client
+            .connected()
+            .await
             .update_item()
             .table_name(&self.table)
             .key("pk", s(workspace_pk(workspace_id)))
@@ -253,7 +296,8 @@ impl DynamoStore {
     /// Gives back one active-key slot. Not retried by the SDK: a double release would let the
     /// workspace past its cap.
     async fn release_key_slot(&self, workspace_id: WorkspaceId) -> Result<(), StoreError> {
-        self.client
+        self.connected()
+            .await
             .update_item()
             .table_name(&self.table)
             .key("pk", s(workspace_pk(workspace_id)))
@@ -325,7 +369,8 @@ impl DynamoStore {
         loop {
             attempt += 1;
             let mut request = self
-                .client
+                .connected()
+                .await
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", s(pk.clone()))
@@ -490,6 +535,15 @@ fn key_hash_pk(hash: &KeyHash) -> String {
 
 fn usage_pk(key_id: KeyId) -> String {
     format!("USAGE#{key_id}")
+}
+
+/// The attribute of a key's minute counter that counts requests of `outcome`.
+fn outcome_attribute(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Checked => "hits",
+        Outcome::OutOfScope => "out_of_scope",
+        Outcome::WorkspaceLimited => "ws_limited",
+    }
 }
 
 fn minute_from_item(item: &Item) -> Result<MinuteUsage, StoreError> {
@@ -819,7 +873,8 @@ impl Store for DynamoStore {
     ) -> Result<Vec<ApiKeyRecord>, StoreError> {
         // Every page: a workspace's keys are few, and the console lists them all at once.
         let items: Vec<Item> = self
-            .client
+            .connected()
+            .await
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
@@ -969,7 +1024,8 @@ impl Store for DynamoStore {
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
         // A retried put of the same event id writes the same item again: harmless.
-        self.client
+        self.connected()
+            .await
             .put_item()
             .table_name(&self.table)
             .set_item(Some(audit_item(workspace_id, event)?))
@@ -1000,7 +1056,8 @@ impl Store for DynamoStore {
         for _ in 0..AUDIT_PAGES_PER_CALL {
             let wanted = limit + 1 - events.len();
             let mut query = self
-                .client
+                .connected()
+                .await
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
@@ -1126,7 +1183,8 @@ impl Store for DynamoStore {
         // Never creates a window item (it would have no expiry). Not retried: a lost answer
         // leaves one attempt counted, which costs the owner one try at most.
         let result = self
-            .client
+            .connected()
+            .await
             .update_item()
             .table_name(&self.table)
             .key("pk", s(counter.name()))
@@ -1162,11 +1220,7 @@ impl Store for DynamoStore {
     ) -> Result<MinuteUsage, StoreError> {
         // The request's outcome rides on the counter write the rate limit already makes: the
         // same one `UpdateItem`, a few more bytes.
-        let counted = match outcome {
-            Outcome::Checked => "hits",
-            Outcome::OutOfScope => "out_of_scope",
-            Outcome::WorkspaceLimited => "ws_limited",
-        };
+        let counted = outcome_attribute(outcome);
         let item = self
             .update_counter(
                 Counter::KeyRequests(key_id).name(),
@@ -1183,6 +1237,42 @@ impl Store for DynamoStore {
         minute_from_item(&item)
     }
 
+    async fn move_to_workspace_limited(
+        &self,
+        key_id: KeyId,
+        minute: Timestamp,
+        counted_as: Outcome,
+    ) -> Result<(), StoreError> {
+        let from = outcome_attribute(counted_as);
+        let result = self
+            .connected()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(Counter::KeyRequests(key_id).name()))
+            .key("sk", s(format!("W#{}", minute.unix())))
+            .update_expression(format!("ADD {from} :minus_one, ws_limited :one"))
+            .condition_expression(format!("{from} > :zero"))
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .customize()
+            .config_override(no_retries())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
     async fn key_minutes(
         &self,
         key_id: KeyId,
@@ -1196,7 +1286,8 @@ impl Store for DynamoStore {
         // Strongly consistent: these are the minutes a read shows "at once". Newest first, so
         // `Limit` keeps the latest; each item is about 100 bytes.
         let output = self
-            .client
+            .connected()
+            .await
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
@@ -1231,7 +1322,8 @@ impl Store for DynamoStore {
         // retried, two instances racing) writes the same values, so nothing counts twice.
         let mut sets = vec!["expires_at = :expires".to_owned()];
         let mut update = self
-            .client
+            .connected()
+            .await
             .update_item()
             .table_name(&self.table)
             .key("pk", s(usage_pk(key_id)))
@@ -1257,7 +1349,8 @@ impl Store for DynamoStore {
         let total = bucket_from_item(&output.attributes.unwrap_or_default(), 'm')?.total();
         let day = floor(hour, DAY_SECONDS);
         let part = part_of(hour, HOUR_SECONDS, DAY_SECONDS);
-        self.client
+        self.connected()
+            .await
             .update_item()
             .table_name(&self.table)
             .key("pk", s(usage_pk(key_id)))
@@ -1291,7 +1384,8 @@ impl Store for DynamoStore {
         // Eventually consistent (half the price): buckets change once a minute at most, and
         // the live minutes laid over them are read consistently.
         let items: Vec<Item> = self
-            .client
+            .connected()
+            .await
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
@@ -1322,7 +1416,8 @@ impl Store for DynamoStore {
             // fails only when an SDK retry follows our own committed attempt (message ids are
             // fresh UUIDv7s): the message is stored, once.
             let result = self
-                .client
+                .connected()
+                .await
                 .put_item()
                 .table_name(&self.table)
                 .set_item(Some(message_item(message)))
@@ -1396,7 +1491,8 @@ impl Store for DynamoStore {
         // One more than asked for tells whether another page exists.
         let fetch = i32::try_from(limit + 1).unwrap_or(i32::MAX);
         let output = self
-            .client
+            .connected()
+            .await
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")

@@ -312,6 +312,19 @@ impl Store for MemoryStore {
         Ok(*usage)
     }
 
+    async fn move_to_workspace_limited(
+        &self,
+        key_id: KeyId,
+        minute: Timestamp,
+        counted_as: Outcome,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if let Some(usage) = state.minutes.get_mut(&(key_id, minute.unix())) {
+            usage.move_to_workspace_limited(counted_as);
+        }
+        Ok(())
+    }
+
     async fn key_minutes(
         &self,
         key_id: KeyId,

@@ -341,6 +341,17 @@ pub trait Store: Send + Sync {
         limit: u64,
     ) -> impl Future<Output = Result<MinuteUsage, StoreError>> + Send;
 
+    /// Moves one request that `count_key_request` counted as `counted_as` in the key's minute
+    /// to `Outcome::WorkspaceLimited`: for the request the workspace refused while its key's
+    /// counter was written beside the workspace's. Never takes a count below zero; sent once
+    /// (a lost answer leaves the request as it was counted).
+    fn move_to_workspace_limited(
+        &self,
+        key_id: KeyId,
+        minute: Timestamp,
+        counted_as: Outcome,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// The key's newest `newest` minute counters that start in `[from, to)`, oldest first.
     fn key_minutes(
         &self,
