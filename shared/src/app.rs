@@ -27,7 +27,7 @@ impl App<DynamoStore> {
         coldstart_mark("logging");
         let (config, aws) = (Config::from_env()?, AwsEnv::from_env()?);
         coldstart_mark("config");
-        let http = sdk_http_client();
+        let store = start_store(&config, &aws, sdk_http_client()).await;
         let jwt = if config.local_inline_auth {
             match jwt_secret_source(|name| std::env::var(name).ok())? {
                 JwtSecretSource::Env(secret) => Some(JwtKeys::new(secret.as_bytes(), &config)),
@@ -41,41 +41,42 @@ impl App<DynamoStore> {
         } else {
             None
         };
-        Ok(Self::assemble(config, &aws, http, jwt))
+        Ok(Self { store, config, jwt })
     }
 
     /// Cold start of a function that signs or verifies tokens in AWS too (register, login, the
-    /// authorizer): the secret is read once, here. A separate constructor, so the Secrets
-    /// Manager client is linked only into these binaries.
+    /// authorizer): the secret is read once, here, while the store's warm-up read runs. A
+    /// separate constructor, so the Secrets Manager client is linked only into these binaries.
     pub async fn from_env_with_jwt_secret() -> Result<Self, ConfigError> {
         coldstart_mark("logging");
         let (config, aws) = (Config::from_env()?, AwsEnv::from_env()?);
         coldstart_mark("config");
-        // One HTTP client (one TLS setup) for Secrets Manager and DynamoDB.
+        // One HTTP client (one TLS setup) for DynamoDB and Secrets Manager.
         let http = sdk_http_client();
+        let store = start_store(&config, &aws, http.clone()).await;
         let secret = match jwt_secret_source(|name| std::env::var(name).ok())? {
             JwtSecretSource::Env(secret) => secret,
-            JwtSecretSource::SecretsManager(arn) => {
-                read_secret(&config, &aws, http.clone(), &arn).await?
-            }
+            JwtSecretSource::SecretsManager(arn) => read_secret(&config, &aws, http, &arn).await?,
         };
         let jwt = JwtKeys::new(secret.as_bytes(), &config);
         coldstart_mark("secret");
-        Ok(Self::assemble(config, &aws, http, Some(jwt)))
+        Ok(Self {
+            store,
+            config,
+            jwt: Some(jwt),
+        })
     }
+}
 
-    /// The store, with its warm-up read started: the function's init ends while it runs.
-    fn assemble(
-        config: Config,
-        aws: &AwsEnv,
-        http: SharedHttpClient,
-        jwt: Option<JwtKeys>,
-    ) -> Self {
-        let store = DynamoStore::from_env(&config, aws, http);
-        coldstart_mark("clients");
-        store.start_warm_up();
-        Self { store, config, jwt }
-    }
+/// The store, with its warm-up read started and given the first turn: its request goes out
+/// before the rest of the init (the secret, the Lambda runtime's start) takes the thread, so
+/// the database's answer (in AWS also DNS, TCP and TLS) overlaps that work.
+async fn start_store(config: &Config, aws: &AwsEnv, http: SharedHttpClient) -> DynamoStore {
+    let store = DynamoStore::from_env(config, aws, http);
+    coldstart_mark("clients");
+    store.start_warm_up();
+    tokio::task::yield_now().await;
+    store
 }
 
 async fn read_secret(

@@ -224,7 +224,8 @@ async fn roll_up_if<S: Store>(app: &App<S>, key: &KeyCaller, minute: Option<Time
 /// limit (a 429 past it). The key's write goes out beside the workspace's, so a request waits
 /// for one round trip instead of two: it counts the request as checked or out of scope (known
 /// without I/O), and the rare request the workspace refuses is then moved to `WorkspaceLimited`
-/// (one more write, on refusals only). The first request of a key's minute then rolls the key's
+/// (one more write, on refusals only). If either write fails the answer is 503 (fail closed),
+/// and the other's count stands. The first request of a key's minute then rolls the key's
 /// earlier minutes up into its usage buckets.
 async fn count_request<S: Store>(
     app: &App<S>,
