@@ -570,19 +570,15 @@ async fn a_refused_request_costs_its_counter_updates_only() {
     let refusal = admit(&app, &authorized_request(&read_only), Scope::SendMessages).await;
     assert_eq!(refusal.err().map(|r| r.status().as_u16()), Some(403));
     assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem, ROLL_UP_QUERY]);
-}
 
-#[tokio::test]
-async fn a_request_the_workspace_refuses_costs_one_more_counter_update() {
-    let (store, ops) = counted_store().await;
-    let mut app = app(store, 100);
+    // Over the workspace's limit: one more update moves the key's count to workspace-limited.
+    let mut app = app;
     app.config.workspace_rate_limit_per_minute = 1;
     let key = caller();
     admit(&app, &authorized_request(&key), Scope::SendMessages)
         .await
         .unwrap();
     ops.take();
-    // Both counters beside each other, then the key's count moved to workspace-limited.
     let refusal = admit(&app, &authorized_request(&key), Scope::SendMessages).await;
     assert_eq!(refusal.err().map(|r| r.status().as_u16()), Some(429));
     assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem, Op::UpdateItem]);

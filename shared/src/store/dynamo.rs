@@ -348,6 +348,49 @@ impl DynamoStore {
         read_u64(&attributes, "hits")
     }
 
+    /// One conditional `UpdateItem` that takes a count back from a counter's window item
+    /// (`condition` keeps it above zero; `:zero` is bound here). Not retried: a lost answer
+    /// leaves the count as it was, which costs the owner one place in a window at most. A
+    /// failed condition (nothing to take back) is a success.
+    async fn take_back(
+        &self,
+        pk: String,
+        window_start: Timestamp,
+        update: String,
+        condition: String,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<(), StoreError> {
+        let mut request = self
+            .connected()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(format!("W#{}", window_start.unix())))
+            .update_expression(update)
+            .condition_expression(condition)
+            .expression_attribute_values(":zero", n(0));
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        match request
+            .customize()
+            .config_override(no_retries())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
     /// One `UpdateItem` with `ADD` on a counter's window item, sent at most once per answer
     /// that proves nothing (see `add_to_counter`); returns the attributes asked for.
     async fn update_counter(
@@ -1180,34 +1223,15 @@ impl Store for DynamoStore {
         counter: Counter<'_>,
         window_start: Timestamp,
     ) -> Result<(), StoreError> {
-        // Never creates a window item (it would have no expiry). Not retried: a lost answer
-        // leaves one attempt counted, which costs the owner one try at most.
-        let result = self
-            .connected()
-            .await
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(counter.name()))
-            .key("sk", s(format!("W#{}", window_start.unix())))
-            .update_expression("ADD hits :minus_one")
-            .condition_expression("attribute_exists(pk) AND hits > :zero")
-            .expression_attribute_values(":minus_one", n(-1))
-            .expression_attribute_values(":zero", n(0))
-            .customize()
-            .config_override(no_retries())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(unavailable(err)),
-        }
+        // Never creates a window item (it would have no expiry).
+        self.take_back(
+            counter.name(),
+            window_start,
+            "ADD hits :minus_one".into(),
+            "attribute_exists(pk) AND hits > :zero".into(),
+            vec![(":minus_one", n(-1))],
+        )
+        .await
     }
 
     async fn count_key_request(
@@ -1244,33 +1268,14 @@ impl Store for DynamoStore {
         counted_as: Outcome,
     ) -> Result<(), StoreError> {
         let from = outcome_attribute(counted_as);
-        let result = self
-            .connected()
-            .await
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(Counter::KeyRequests(key_id).name()))
-            .key("sk", s(format!("W#{}", minute.unix())))
-            .update_expression(format!("ADD {from} :minus_one, ws_limited :one"))
-            .condition_expression(format!("{from} > :zero"))
-            .expression_attribute_values(":minus_one", n(-1))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":zero", n(0))
-            .customize()
-            .config_override(no_retries())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(unavailable(err)),
-        }
+        self.take_back(
+            Counter::KeyRequests(key_id).name(),
+            minute,
+            format!("ADD {from} :minus_one, ws_limited :one"),
+            format!("{from} > :zero"),
+            vec![(":minus_one", n(-1)), (":one", n(1))],
+        )
+        .await
     }
 
     async fn key_minutes(
