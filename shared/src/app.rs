@@ -95,6 +95,9 @@ async fn read_secret(
         .credentials_provider(sdk_credentials(aws))
         .timeout_config(timeouts)
         .retry_config(retries)
+        .stalled_stream_protection(
+            aws_sdk_secretsmanager::config::StalledStreamProtectionConfig::disabled(),
+        )
         .build();
     let client = aws_sdk_secretsmanager::Client::from_conf(sdk_config);
     let output = client.get_secret_value().secret_id(arn).send().await.map_err(|err| {

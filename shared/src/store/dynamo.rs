@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
+use aws_sdk_dynamodb::config::{
+    BehaviorVersion, Credentials, Region, SharedHttpClient, StalledStreamProtectionConfig,
+};
 use aws_sdk_dynamodb::error::{BuildError, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
@@ -33,6 +35,9 @@ use crate::config::{AwsEnv, Config};
 use crate::usage::{floor, part_of, UsageCounts, DAY_SECONDS, HOUR_SECONDS, MINUTE_SECONDS};
 
 /// Timeouts and retries of every AWS client a function makes (DynamoDB, Secrets Manager).
+/// Their clients also turn stalled-stream protection off: it watches a response body's
+/// throughput with a timer and fails it after a 5 s grace period, which the operation timeout
+/// (`DYNAMODB_TIMEOUT_MS`, 2 s by default) always ends first for these small bodies.
 pub fn sdk_timeouts(config: &Config) -> (TimeoutConfig, RetryConfig) {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(config.dynamodb_timeout.min(Duration::from_secs(1)))
@@ -133,7 +138,8 @@ impl DynamoStore {
             .region(Region::new(aws.region.clone()))
             .credentials_provider(sdk_credentials(aws))
             .timeout_config(timeouts)
-            .retry_config(retries);
+            .retry_config(retries)
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
         if let Some(endpoint) = &config.dynamodb_endpoint {
             builder = builder.endpoint_url(endpoint);
         }
