@@ -51,14 +51,16 @@ const FLOW: [(&str, &str, &str, u64); 9] = [
 const PREREQUISITES: [&str; 3] = ["register", "create-api-key", "send-message"];
 const BASELINE: &str = "hello-world";
 /// Lambda's environment and the template's, plus the local endpoint, the JWT secret, and limits
-/// that let 20 registrations (one source address) and their keys' requests through.
+/// that let `--runs` registrations (one source address), their keys (two a process, in one
+/// workspace) and their keys' requests through.
 const ENV: &str = "AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local \
     AWS_SECRET_ACCESS_KEY=local AWS_SESSION_TOKEN=local AWS_LAMBDA_FUNCTION_VERSION=$LATEST \
     AWS_LAMBDA_INITIALIZATION_TYPE=on-demand _HANDLER=bootstrap TZ=:UTC LANG=en_US.UTF-8 \
     PATH=/usr/local/bin:/usr/bin:/bin DYNAMODB_TIMEOUT_MS=2000 JWT_ISSUER=yebolink \
     JWT_AUDIENCE=yebolink-api JWT_SECRET=coldstart-harness-secret-coldstart-harness \
     RATE_LIMIT_PER_MINUTE=1000 REGISTER_LIMIT_PER_IP_PER_HOUR=1000 \
-    LOGIN_LIMIT_PER_IP_PER_15_MIN=1000 RUST_LOG=info YEBOLINK_COLDSTART_MARKS=1";
+    LOGIN_LIMIT_PER_IP_PER_15_MIN=1000 WORKSPACE_KEY_LIMIT=1000 RUST_LOG=info \
+    YEBOLINK_COLDSTART_MARKS=1";
 /// The init phases the functions mark, in order, and their labels in the breakdown. The
 /// runtime's start follows the last; the warm-up read (`WARM_UP`), started after the SDK
 /// client, runs beside the rest.
