@@ -35,9 +35,9 @@ use crate::config::{AwsEnv, Config};
 use crate::usage::{floor, part_of, UsageCounts, DAY_SECONDS, HOUR_SECONDS, MINUTE_SECONDS};
 
 /// Timeouts and retries of every AWS client a function makes (DynamoDB, Secrets Manager).
-/// Their clients also turn stalled-stream protection off: it watches a response body's
-/// throughput with a timer and fails it after a 5 s grace period, which the operation timeout
-/// (`DYNAMODB_TIMEOUT_MS`, 2 s by default) always ends first for these small bodies.
+/// Their clients also turn stalled-stream protection off: it times every response body's
+/// throughput and fails a stalled one after a 5 s grace period, and the operation timeout
+/// (`DYNAMODB_TIMEOUT_MS`, 2 s) already fails a stalled answer first.
 pub fn sdk_timeouts(config: &Config) -> (TimeoutConfig, RetryConfig) {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(config.dynamodb_timeout.min(Duration::from_secs(1)))
