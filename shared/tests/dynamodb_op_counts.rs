@@ -65,12 +65,14 @@ enum Op {
 
 const GET_CONSISTENT: Op = Op::GetItem { consistent: true };
 
-/// Records operations (`read_before_execution`: once per operation, whatever the retries) and
-/// HTTP attempts (`read_before_transmit`: once per request sent, by `X-Amz-Target`).
+/// Records operations (`read_before_execution`: once per operation, whatever the retries),
+/// HTTP attempts (`read_before_transmit`: once per request sent, by `X-Amz-Target`), and each
+/// attempt's request sent and answer received, in order (`exchanges`).
 #[derive(Debug, Clone, Default)]
 struct OpRecorder {
     ops: Arc<Mutex<Vec<Op>>>,
     attempts: Arc<Mutex<Vec<String>>>,
+    exchanges: Arc<Mutex<Vec<&'static str>>>,
 }
 
 impl OpRecorder {
@@ -150,6 +152,17 @@ impl Intercept for OpRecorder {
             .unwrap_or("?");
         let name = target.rsplit('.').next().unwrap_or(target).to_owned();
         self.attempts.lock().unwrap().push(name);
+        self.exchanges.lock().unwrap().push("sent");
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        _context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.exchanges.lock().unwrap().push("answered");
         Ok(())
     }
 }
@@ -176,53 +189,12 @@ async fn counted_store() -> (DynamoStore, OpRecorder) {
     (DynamoStore::new(client, table), recorder)
 }
 
-/// Each HTTP attempt's request sent and answer received, in order.
-#[derive(Debug, Clone, Default)]
-struct Exchanges(Arc<Mutex<Vec<&'static str>>>);
-
-impl Intercept for Exchanges {
-    fn name(&self) -> &'static str {
-        "Exchanges"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.lock().unwrap().push("sent");
-        Ok(())
-    }
-
-    fn read_after_transmit(
-        &self,
-        _context: &BeforeDeserializationInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.lock().unwrap().push("answered");
-        Ok(())
-    }
-}
-
 /// The cold start's warm-up read runs beside the rest of the init; the first request's call
 /// waits for its answer, so it goes out on the warm-up's connection instead of racing it on a
 /// new one (in AWS: a second TLS handshake, in the first request).
 #[tokio::test]
 async fn the_first_call_waits_for_the_cold_starts_warm_up_read() {
-    let table = format!("opcounts-{}", uuid::Uuid::new_v4());
-    let setup = aws_sdk_dynamodb::Client::from_conf(client_config().build());
-    create_table(&setup, &table).await.expect("create table");
-    let (recorder, exchanges) = (OpRecorder::default(), Exchanges::default());
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        client_config()
-            .interceptor(recorder.clone())
-            .interceptor(exchanges.clone())
-            .build(),
-    );
-    let store = DynamoStore::new(client, table);
-
+    let (store, ops) = counted_store().await;
     store.start_warm_up();
     // At once, as the first request right after the init.
     assert!(store
@@ -231,9 +203,9 @@ async fn the_first_call_waits_for_the_cold_starts_warm_up_read() {
         .unwrap()
         .is_empty());
     let warm_up = Op::GetItem { consistent: false };
-    assert_eq!(recorder.take(), [warm_up, Op::Query { consistent: true }]);
+    assert_eq!(ops.take(), [warm_up, Op::Query { consistent: true }]);
     assert_eq!(
-        *exchanges.0.lock().unwrap(),
+        *ops.exchanges.lock().unwrap(),
         ["sent", "answered", "sent", "answered"]
     );
 }
