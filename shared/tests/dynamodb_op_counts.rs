@@ -585,16 +585,22 @@ async fn an_idempotency_key_adds_its_record_to_the_same_transaction() {
 #[tokio::test]
 async fn a_refused_request_costs_its_counter_updates_only() {
     let (store, ops) = counted_store().await;
-    let app = app(store, 1);
-    let key = caller();
-    admit(&app, &authorized_request(&key), Scope::SendMessages)
-        .await
-        .unwrap();
-    ops.take();
+    let mut app = app(store, 1);
+    // A key's second request, after its first was admitted: its status and what it cost.
+    let second = async |app: &App<DynamoStore>| {
+        let key = caller();
+        admit(app, &authorized_request(&key), Scope::SendMessages)
+            .await
+            .unwrap();
+        ops.take();
+        let refusal = admit(app, &authorized_request(&key), Scope::SendMessages).await;
+        (refusal.err().map(|r| r.status().as_u16()), ops.take())
+    };
     // Over the limit: refused after the counter updates, before any handler work.
-    let refusal = admit(&app, &authorized_request(&key), Scope::SendMessages).await;
-    assert_eq!(refusal.err().map(|r| r.status().as_u16()), Some(429));
-    assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem]);
+    assert_eq!(
+        second(&app).await,
+        (Some(429), vec![Op::UpdateItem, Op::UpdateItem])
+    );
 
     // Missing scope: 403, also after counting.
     let read_only = KeyCaller {
@@ -606,16 +612,8 @@ async fn a_refused_request_costs_its_counter_updates_only() {
     assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem, ROLL_UP_QUERY]);
 
     // Over the workspace's limit: one more update moves the key's count to workspace-limited.
-    let mut app = app;
     app.config.workspace_rate_limit_per_minute = 1;
-    let key = caller();
-    admit(&app, &authorized_request(&key), Scope::SendMessages)
-        .await
-        .unwrap();
-    ops.take();
-    let refusal = admit(&app, &authorized_request(&key), Scope::SendMessages).await;
-    assert_eq!(refusal.err().map(|r| r.status().as_u16()), Some(429));
-    assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem, Op::UpdateItem]);
+    assert_eq!(second(&app).await, (Some(429), vec![Op::UpdateItem; 3]));
 }
 
 #[tokio::test]
