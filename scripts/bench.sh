@@ -32,15 +32,9 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 MACHINE="$(nproc) cores, ${cpu:-unknown CPU}, $(free -g | awk '/^Mem:/ { print $2 }') GiB, $(uname -sr), $(rustc --version)"
 yl_log "machine: $MACHINE; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# The local DynamoDB for parts 3 and 4 (scripts/tools.sh: a no-op once installed; in a fresh
-# clone it builds dynoxide, beside the release build).
-"$YL_ROOT/scripts/tools.sh" >"$LOGS/tools.log" 2>&1 &
-tools=$!
-need_tools() {
-  [[ -n "$tools" ]] || return 0
-  wait "$tools" || { tail -n 20 "$LOGS/tools.log" >&2; yl_die "scripts/tools.sh failed (log: $LOGS/tools.log)"; }
-  tools=
-}
+# The local DynamoDB for parts 3 and 4 (a no-op once installed; in a fresh clone it builds
+# dynoxide, beside the release build).
+yl_tools_start
 
 build() { # build LOGNAME CARGO-ARGS...
   local logfile="$LOGS/$1.log" start=$SECONDS; shift
@@ -76,7 +70,7 @@ if [[ "${BENCH_SKIP_COLDSTART:-}" != 1 ]]; then
   if [[ -n "${BENCH_DDB_ENDPOINT:-}" ]]; then
     DDB_ENDPOINT=$BENCH_DDB_ENDPOINT table=${BENCH_TABLE:?BENCH_TABLE names the table at BENCH_DDB_ENDPOINT}
   else
-    need_tools
+    yl_tools_wait
     trap yl_cleanup EXIT
     table="yebolink-bench-$$"
     yl_start_ddb "$(yl_free_port)" "$LOGS/local-dynamodb.log" "$table"
@@ -98,7 +92,7 @@ if [[ "${BENCH_SKIP_CRITERION:-}" != 1 ]]; then
   yl_log "criterion benchmarks (logs: $LOGS/criterion-*.log)"
   build criterion-shared bench -p yebolink-shared --bench authorizer_decision --bench jwt
   build criterion-authorizer bench -p authorizer --bench authorizer_handler
-  need_tools
+  yl_tools_wait
   trap yl_cleanup EXIT
   yl_start_ddb "$(yl_free_port)" "$LOGS/criterion-dynamodb.log"
   DYNAMODB_TEST_ENDPOINT=$DDB_ENDPOINT build criterion-local-dynamodb bench -p yebolink-shared --bench local_dynamodb
@@ -114,5 +108,5 @@ print(f"| {sys.argv[2]} | {sys.argv[3]} | {p:.2f} | {lo:.2f} – {hi:.2f} |")' \
       "$est" "$group" "$(basename "$bench")"
   done | tee "$OUT/criterion.md"
 fi
-need_tools
+yl_tools_wait
 yl_log "results in $OUT (coldstart.md, criterion.md, zips/, logs/)"

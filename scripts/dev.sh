@@ -20,7 +20,7 @@ yl_check_port_free "$PORT" "the API (cargo lambda watch)"
 on_exit() {
   local rc=$?
   set +e; trap - EXIT; trap '' INT TERM PIPE HUP # stop first, talk after: the pipe may be gone
-  [[ -n "${tools:-}" ]] && kill "$tools" 2>/dev/null
+  [[ -n "${YL_TOOLS_PID:-}" ]] && kill "$YL_TOOLS_PID" 2>/dev/null
   ((${#YL_SESSIONS[@]})) && { yl_log "stopping cargo lambda watch and the local DynamoDB"; yl_cleanup; }
   exit "$rc"
 }
@@ -31,12 +31,11 @@ trap 'exit 143' TERM
 
 # The tools (dynoxide is a 3-minute build the first time) beside the functions' build: both
 # cores busy, minutes sooner on a fresh clone.
-"$YL_ROOT/scripts/tools.sh" &
-tools=$!
+yl_tools_start
 yl_use_tools
 yl_log "building the functions (the first build takes minutes)"
 yl_build_functions
-wait "$tools" || yl_die "scripts/tools.sh failed"
+yl_tools_wait
 
 mkdir -p "$YL_LOGS" "$YL_ROOT/.data"
 TABLE=$(yl_local_table_name)

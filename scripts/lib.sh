@@ -54,6 +54,11 @@ yl_use_tools() {
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$YL_ROOT/target}"
 }
 
+# yl_tools_start : scripts/tools.sh in the background, beside a build (YL_TOOLS_PID). yl_tools_wait
+# waits for it and dies if it failed; a no-op when none runs.
+yl_tools_start() { "$YL_ROOT/scripts/tools.sh" & YL_TOOLS_PID=$!; }
+yl_tools_wait() { [[ -z "${YL_TOOLS_PID:-}" ]] || { wait "$YL_TOOLS_PID" || yl_die "scripts/tools.sh failed"; YL_TOOLS_PID=; }; }
+
 # ---------------------------------------------------------------- ports and HTTP
 yl_free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 yl_check_port_free() { # PORT WHAT

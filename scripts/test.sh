@@ -68,13 +68,12 @@ yl_use_tools
 # Two compilers at once keep both cores busy where one alone has a serial stretch (linking, the
 # SDK's largest crates): on a fresh clone the two finish sooner than one after the other. The
 # downloads (PyPI, npm, apt) wait on the network, not the cores.
-scripts/tools.sh &
-tools=$!
+yl_tools_start
 { bash scripts/fuzz.sh --install && bash scripts/browser.sh --install; } &
 layer_tools=$!
 cargo nextest run --workspace --no-run && yl_build_functions \
-  || { kill "$tools" "$layer_tools" 2>/dev/null; yl_die "the test build failed"; }
-wait "$tools" || yl_die "scripts/tools.sh failed"
+  || { kill "$YL_TOOLS_PID" "$layer_tools" 2>/dev/null; yl_die "the test build failed"; }
+yl_tools_wait
 wait "$layer_tools" || yl_die "installing the fuzz or browser tools failed"
 # The test build made leak-signer: a `cargo run` of it would resolve features anew and rebuild.
 YL_LEAK_SIGNER="$CARGO_TARGET_DIR/debug/leak-signer" yl_leak_report_keys

@@ -544,10 +544,7 @@ fn print_tables(opts: &Options, results: &Results) {
             })
         });
         let mark = |s: &Sample, phase: &str| s.marks.iter().find(|m| m.0 == phase).map(|m| m.1);
-        let init_done = |s: &Sample| {
-            let phases = PHASES.iter().filter_map(|(phase, _)| mark(s, phase));
-            phases.reduce(f64::max)
-        };
+        let init_done = |s: &Sample| PHASES.iter().filter_map(|p| mark(s, p.0)).reduce(f64::max);
         let cells: Vec<String> = phases
             .chain([
                 p50(&|s| Some(s.init - init_done(s).unwrap_or(0.0))),
