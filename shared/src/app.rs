@@ -21,13 +21,21 @@ pub struct App<S> {
 }
 
 impl App<DynamoStore> {
-    /// Cold start of a function behind the authorizer. It reads no secret, except in local
-    /// inline-auth mode, where it verifies tokens itself with `JWT_SECRET` from the environment.
+    /// Cold start of a function behind the authorizer whose requests make one DynamoDB call at
+    /// a time. It reads no secret, except in local inline-auth mode, where it verifies tokens
+    /// itself with `JWT_SECRET` from the environment.
     pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::from_env_with_connections(1).await
+    }
+
+    /// `from_env` for a function whose requests make up to `connections` DynamoDB calls at once
+    /// (the messaging gate: `ratelimit::ADMIT_THEN_CALLS`, `ratelimit::ADMIT_ALONGSIDE_CALLS`):
+    /// the cold start's warm-up opens that many connections.
+    pub async fn from_env_with_connections(connections: usize) -> Result<Self, ConfigError> {
         coldstart_mark("logging");
         let (config, aws) = (Config::from_env()?, AwsEnv::from_env()?);
         coldstart_mark("config");
-        let store = start_store(&config, &aws, sdk_http_client());
+        let store = start_store(&config, &aws, sdk_http_client(), connections);
         let jwt = if config.local_inline_auth {
             match jwt_secret_source(|name| std::env::var(name).ok())? {
                 JwtSecretSource::Env(secret) => Some(JwtKeys::new(secret.as_bytes(), &config)),
@@ -53,7 +61,8 @@ impl App<DynamoStore> {
         coldstart_mark("config");
         // One HTTP client (one TLS setup) for DynamoDB and Secrets Manager.
         let http = sdk_http_client();
-        let store = start_store(&config, &aws, http.clone());
+        // The authorizer's decision makes one call at a time.
+        let store = start_store(&config, &aws, http.clone(), 1);
         let secret = match jwt_secret_source(|name| std::env::var(name).ok())? {
             JwtSecretSource::Env(secret) => secret,
             JwtSecretSource::SecretsManager(arn) => read_secret(&config, &aws, http, &arn).await?,
@@ -68,14 +77,19 @@ impl App<DynamoStore> {
     }
 }
 
-/// The store, with its warm-up read started. The read runs whenever the rest of the init
-/// waits (for Secrets Manager in AWS, for the Lambda runtime's first poll), so its round trip
-/// (in AWS also DNS, TCP and TLS) overlaps that work. Measured: giving it the first turn
-/// instead (a `yield_now` here) made no cold start shorter (docs/performance.md).
-fn start_store(config: &Config, aws: &AwsEnv, http: SharedHttpClient) -> DynamoStore {
+/// The store, with its warm-up reads (one per connection) started. They run whenever the rest
+/// of the init waits (for Secrets Manager in AWS, for the Lambda runtime's first poll), so
+/// their round trip (in AWS also DNS, TCP and TLS) overlaps that work. Measured: giving them
+/// the first turn instead (a `yield_now` here) made no cold start shorter (docs/performance.md).
+fn start_store(
+    config: &Config,
+    aws: &AwsEnv,
+    http: SharedHttpClient,
+    connections: usize,
+) -> DynamoStore {
     let store = DynamoStore::from_env(config, aws, http);
     coldstart_mark("clients");
-    store.start_warm_up();
+    store.start_warm_up(connections);
     store
 }
 

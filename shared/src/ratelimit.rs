@@ -133,6 +133,15 @@ async fn gate<S: Store>(
     verdict
 }
 
+/// The most DynamoDB calls a request through `admit_then` makes at once: the workspace's and
+/// the key's counters, then `work` beside the roll-up. A function's cold start opens as many
+/// connections (`App::from_env_with_connections`).
+pub const ADMIT_THEN_CALLS: usize = 2;
+
+/// The most DynamoDB calls a request through `admit_alongside` makes at once: the two counters
+/// and `work`'s read beside them (then the roll-up, after the counters).
+pub const ADMIT_ALONGSIDE_CALLS: usize = 3;
+
 /// The gate, then `work` for an admitted request: for `work` with side effects (send-message's
 /// write), which must not happen for a refused request. The once-a-minute usage roll-up the
 /// count may start runs beside `work` instead of before it.
@@ -142,8 +151,19 @@ pub async fn admit_then<S: Store, T>(
     scope: Scope,
     work: impl AsyncFnOnce(&KeyCaller) -> T,
 ) -> Result<(Quota, T), Response<Body>> {
+    admit_then_at(app, req, scope, Timestamp::now(), work).await
+}
+
+/// `admit_then` at `now`.
+pub async fn admit_then_at<S: Store, T>(
+    app: &App<S>,
+    req: &Request,
+    scope: Scope,
+    now: Timestamp,
+    work: impl AsyncFnOnce(&KeyCaller) -> T,
+) -> Result<(Quota, T), Response<Body>> {
     let key = authenticate_key(app, req).await.map_err(|e| failure(&e))?;
-    let (roll_up, verdict) = decide(count_request(app, &key, scope, Timestamp::now()).await);
+    let (roll_up, verdict) = decide(count_request(app, &key, scope, now).await);
     match verdict {
         Ok(quota) => {
             let ((), done) = tokio::join!(roll_up_if(app, &key, roll_up), work(&key));

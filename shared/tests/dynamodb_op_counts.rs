@@ -8,6 +8,7 @@
 //! the authorizer context), and the `Store` calls each handler makes after it. These counts are
 //! the ones `docs/performance.md` prices.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::interceptors::{
@@ -35,7 +36,9 @@ use yebolink_shared::lambda_http::http::{HeaderMap, HeaderValue};
 use yebolink_shared::lambda_http::request::RequestContext;
 use yebolink_shared::lambda_http::{Body, Request, RequestExt};
 use yebolink_shared::message::Channel;
-use yebolink_shared::ratelimit::admit_at;
+use yebolink_shared::ratelimit::{
+    admit_alongside_at, admit_at, admit_then_at, ADMIT_ALONGSIDE_CALLS, ADMIT_THEN_CALLS,
+};
 use yebolink_shared::scopes::{Scope, Scopes};
 use yebolink_shared::store::table::create_table;
 use yebolink_shared::store::*;
@@ -180,13 +183,46 @@ fn client_config() -> aws_sdk_dynamodb::config::Builder {
 
 /// A `DynamoStore` on a fresh table whose client reports every operation to the recorder.
 async fn counted_store() -> (DynamoStore, OpRecorder) {
+    counted_store_via(client_config(), OpRecorder::default()).await
+}
+
+/// `counted_store` with the store's client built from `config` and reporting to `recorder`.
+async fn counted_store_via(
+    config: aws_sdk_dynamodb::config::Builder,
+    recorder: OpRecorder,
+) -> (DynamoStore, OpRecorder) {
     let table = format!("opcounts-{}", uuid::Uuid::new_v4());
     let setup = aws_sdk_dynamodb::Client::from_conf(client_config().build());
     create_table(&setup, &table).await.expect("create table");
-    let recorder = OpRecorder::default();
-    let client =
-        aws_sdk_dynamodb::Client::from_conf(client_config().interceptor(recorder.clone()).build());
+    let client = aws_sdk_dynamodb::Client::from_conf(config.interceptor(recorder.clone()).build());
     (DynamoStore::new(client, table), recorder)
+}
+
+/// A TCP proxy in front of the local DynamoDB that writes "connected" into `exchanges` (beside
+/// the recorder's "sent" and "answered") for each connection it accepts. Its address, and the
+/// address of each client it has accepted, in order.
+async fn connection_logging_proxy(
+    exchanges: Arc<Mutex<Vec<&'static str>>>,
+) -> (SocketAddr, Arc<Mutex<Vec<SocketAddr>>>) {
+    let upstream = std::env::var("DYNAMODB_TEST_ENDPOINT").expect("DYNAMODB_TEST_ENDPOINT");
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let accepted: Arc<Mutex<Vec<SocketAddr>>> = Arc::default();
+    let clients = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut client, peer)) = listener.accept().await {
+            exchanges.lock().unwrap().push("connected");
+            clients.lock().unwrap().push(peer);
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    (address, accepted)
 }
 
 /// The cold start's warm-up read runs beside the rest of the init; the first request's call
@@ -195,7 +231,7 @@ async fn counted_store() -> (DynamoStore, OpRecorder) {
 #[tokio::test]
 async fn the_first_call_waits_for_the_cold_starts_warm_up_read() {
     let (store, ops) = counted_store().await;
-    store.start_warm_up();
+    store.start_warm_up(1);
     // At once, as the first request right after the init.
     assert!(store
         .list_api_keys(WorkspaceId::new())
@@ -208,6 +244,86 @@ async fn the_first_call_waits_for_the_cold_starts_warm_up_read() {
         *ops.exchanges.lock().unwrap(),
         ["sent", "answered", "sent", "answered"]
     );
+}
+
+/// A messaging request makes several calls at once (the two counters, and the read beside
+/// them): the cold start's warm-up opens a connection for each, so the first request opens
+/// none of its own (in AWS: no TLS handshake in it). Every connection the proxy sees opening
+/// is opened before the first request's first call is sent.
+#[tokio::test]
+async fn a_cold_messaging_request_finds_a_connection_open_for_each_call_it_makes_at_once() {
+    let key = caller();
+    let read = async |app: &App<DynamoStore>| {
+        let request = authorized_request(&key);
+        let list =
+            async |key: &KeyCaller| app.store.list_messages(key.workspace_id, 20, None).await;
+        let (_, page) = admit_alongside_at(app, &request, Scope::ReadMessages, gate_time(), list)
+            .await
+            .unwrap();
+        assert!(page.unwrap().messages.is_empty());
+    };
+    let send = async |app: &App<DynamoStore>| {
+        let request = authorized_request(&key);
+        let put = async |key: &KeyCaller| {
+            let sent = message(key);
+            app.store.put_message(&sent, None, gate_time()).await
+        };
+        let (_, put) = admit_then_at(app, &request, Scope::SendMessages, gate_time(), put)
+            .await
+            .unwrap();
+        put.unwrap();
+    };
+    assert_eq!(
+        connections_opened_by(ADMIT_ALONGSIDE_CALLS, read).await,
+        (3, 0)
+    );
+    assert_eq!(connections_opened_by(ADMIT_THEN_CALLS, send).await, (2, 0));
+}
+
+/// A fresh store behind a connection-logging proxy, its warm-up of `connections` started,
+/// then `request` at once: the connections opened before the request's first call was sent,
+/// and after.
+async fn connections_opened_by(
+    connections: usize,
+    request: impl AsyncFnOnce(&App<DynamoStore>),
+) -> (usize, usize) {
+    let recorder = OpRecorder::default();
+    let (proxy, accepted) = connection_logging_proxy(recorder.exchanges.clone()).await;
+    let config = client_config().endpoint_url(format!("http://{proxy}"));
+    let (store, _) = counted_store_via(config, recorder.clone()).await;
+    store.start_warm_up(connections);
+    request(&app(store, 100)).await;
+    // A call that found no idle connection started one, and may have taken another call's
+    // connection before its own was accepted. The proxy accepts in order, so once it has
+    // accepted this last connection it has accepted every one started before it.
+    let last = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    let last_accepted = || {
+        accepted
+            .lock()
+            .unwrap()
+            .contains(&last.local_addr().unwrap())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !last_accepted() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the proxy never accepted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let mut exchanges = recorder.exchanges.lock().unwrap().clone();
+    let own = exchanges.iter().rposition(|e| *e == "connected");
+    exchanges.remove(own.expect("this test's own connection"));
+    let sent = exchanges.iter().enumerate().filter(|(_, e)| **e == "sent");
+    let first_call = sent
+        .map(|(at, _)| at)
+        .nth(connections)
+        .expect("the request sent nothing");
+    let opened = |events: &[&str]| events.iter().filter(|e| **e == "connected").count();
+    (
+        opened(&exchanges[..first_call]),
+        opened(&exchanges[first_call..]),
+    )
 }
 
 fn config() -> Config {

@@ -82,6 +82,20 @@ pub fn sdk_credentials(aws: &AwsEnv) -> Credentials {
     )
 }
 
+/// One read of the cold start's warm-up (`DynamoStore::start_warm_up`).
+async fn warm_up_read(client: Client, table: String) {
+    let result = client
+        .get_item()
+        .table_name(table)
+        .key("pk", s("WARMUP"))
+        .key("sk", s("WARMUP"))
+        .send()
+        .await;
+    if let Err(err) = result {
+        tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(err), "DynamoDB warm-up failed");
+    }
+}
+
 type Item = HashMap<String, AttributeValue>;
 
 /// Query pages one audit listing reads at most (each up to `limit + 1` items).
@@ -94,24 +108,24 @@ pub struct DynamoStore {
     warm_up: Arc<WarmUp>,
 }
 
-/// The cold start's warm-up read, running beside the Lambda runtime's own start
-/// (`DynamoStore::start_warm_up`). Every request waits for it before its first call, so
-/// the first one goes out on the connection it opened instead of opening (in AWS: a TLS
-/// handshake) its own; once it has finished, the wait is one atomic load.
+/// The cold start's warm-up reads, running beside the Lambda runtime's own start
+/// (`DynamoStore::start_warm_up`). Every request waits for them before its first call, so
+/// its calls go out on the connections they opened instead of opening (in AWS: a TLS
+/// handshake each) their own; once they have finished, the wait is one atomic load.
 #[derive(Default)]
 struct WarmUp {
     finished: tokio::sync::OnceCell<()>,
-    read: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    reads: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl WarmUp {
     async fn wait(&self) {
         self.finished
             .get_or_init(|| async {
-                let read = self.read.lock().ok().and_then(|mut read| read.take());
-                if let Some(read) = read {
-                    // The read logs its own failure; a failed one only means no warm connection.
-                    let _ = read.await;
+                let reads = self.reads.lock().ok().and_then(|mut reads| reads.take());
+                if let Some(reads) = reads {
+                    // Each read logs its own failure; a failed one only means a cold connection.
+                    let _ = reads.await;
                 }
             })
             .await;
@@ -149,31 +163,28 @@ impl DynamoStore {
         )
     }
 
-    /// Opens the connection (DNS, TCP, TLS) during the cold start instead of on the first
-    /// request: one eventually consistent read of an item that never exists, started here and
-    /// run beside the Lambda runtime's start, which is the rest of the init. Failure is only
+    /// Opens `connections` connections (DNS, TCP, TLS) during the cold start instead of on the
+    /// first request: as many eventually consistent reads at once of an item that never exists,
+    /// started here and run beside the Lambda runtime's start, which is the rest of the init.
+    /// A request that makes several calls at once (the messaging gate's counters and read) then
+    /// finds a connection for each instead of opening the others itself. Failure is only
     /// logged; the first request will report it properly. Needs a Tokio runtime.
-    pub fn start_warm_up(&self) {
+    pub fn start_warm_up(&self, connections: usize) {
         let (client, table) = (self.client.clone(), self.table.clone());
-        let read = tokio::spawn(async move {
-            let result = client
-                .get_item()
-                .table_name(table)
-                .key("pk", s("WARMUP"))
-                .key("sk", s("WARMUP"))
-                .send()
-                .await;
-            if let Err(err) = result {
-                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(err), "DynamoDB warm-up failed");
+        let reads = tokio::spawn(async move {
+            let mut reads = tokio::task::JoinSet::new();
+            for _ in 0..connections.max(1) {
+                reads.spawn(warm_up_read(client.clone(), table.clone()));
             }
+            while reads.join_next().await.is_some() {}
             crate::app::coldstart_mark("warm-up");
         });
-        if let Ok(mut slot) = self.warm_up.read.lock() {
-            *slot = Some(read);
+        if let Ok(mut slot) = self.warm_up.reads.lock() {
+            *slot = Some(reads);
         }
     }
 
-    /// The client, once the warm-up read (if one was started) has finished.
+    /// The client, once the warm-up reads (if they were started) have finished.
     async fn connected(&self) -> &Client {
         self.warm_up.wait().await;
         &self.client
