@@ -151,19 +151,8 @@ pub async fn admit_then<S: Store, T>(
     scope: Scope,
     work: impl AsyncFnOnce(&KeyCaller) -> T,
 ) -> Result<(Quota, T), Response<Body>> {
-    admit_then_at(app, req, scope, Timestamp::now(), work).await
-}
-
-/// `admit_then` at `now`.
-pub async fn admit_then_at<S: Store, T>(
-    app: &App<S>,
-    req: &Request,
-    scope: Scope,
-    now: Timestamp,
-    work: impl AsyncFnOnce(&KeyCaller) -> T,
-) -> Result<(Quota, T), Response<Body>> {
     let key = authenticate_key(app, req).await.map_err(|e| failure(&e))?;
-    let (roll_up, verdict) = decide(count_request(app, &key, scope, now).await);
+    let (roll_up, verdict) = decide(count_request(app, &key, scope, Timestamp::now()).await);
     match verdict {
         Ok(quota) => {
             let ((), done) = tokio::join!(roll_up_if(app, &key, roll_up), work(&key));

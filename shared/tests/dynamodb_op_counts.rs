@@ -37,7 +37,7 @@ use yebolink_shared::lambda_http::request::RequestContext;
 use yebolink_shared::lambda_http::{Body, Request, RequestExt};
 use yebolink_shared::message::Channel;
 use yebolink_shared::ratelimit::{
-    admit_alongside_at, admit_at, admit_then_at, ADMIT_ALONGSIDE_CALLS, ADMIT_THEN_CALLS,
+    admit_alongside_at, admit_at, admit_then, ADMIT_ALONGSIDE_CALLS, ADMIT_THEN_CALLS,
 };
 use yebolink_shared::scopes::{Scope, Scopes};
 use yebolink_shared::store::table::create_table;
@@ -266,9 +266,9 @@ async fn a_cold_messaging_request_finds_a_connection_open_for_each_call_it_makes
         let request = authorized_request(&key);
         let put = async |key: &KeyCaller| {
             let sent = message(key);
-            app.store.put_message(&sent, None, gate_time()).await
+            app.store.put_message(&sent, None, Timestamp::now()).await
         };
-        let (_, put) = admit_then_at(app, &request, Scope::SendMessages, gate_time(), put)
+        let (_, put) = admit_then(app, &request, Scope::SendMessages, put)
             .await
             .unwrap();
         put.unwrap();
