@@ -9,6 +9,8 @@
 #   3. Cold starts (tests/src/bin/coldstart.rs): each function BENCH_RUNS times as a fresh
 #      process, each after a fresh hello-world process (A B A B), against the local DynamoDB
 #      (dynoxide, scripts/lib.sh yl_start_ddb); ratios, and the breakdown of each cold total.
+#      The authorizer and the messaging functions are each followed by their SDK floor
+#      (tests/sdk-floor: the same init and DynamoDB calls, nothing else).
 #   4. Criterion: the authorizer decision without I/O, the real handler, JWT verify/issue, and
 #      what the local DynamoDB costs a function (a Query in a 2,000-item partition, a transaction).
 #
@@ -45,7 +47,11 @@ build() { # build LOGNAME CARGO-ARGS...
 if [[ "${BENCH_SKIP_COLDSTART:-}" != 1 ]]; then
   # ------------------------------------------------------------ 1. build, 2. sizes
   # The prerequisites of the named functions (data for their events) are measured too.
-  packages=(-p hello-world) && for f in "${FUNCTIONS[@]}"; do packages+=(-p "$f"); done
+  packages=(-p hello-world) floors=() && for f in "${FUNCTIONS[@]}"; do packages+=(-p "$f"); done
+  for f in authorizer send-message list-messages get-message; do
+    [[ " ${FUNCTIONS[*]} " == *" $f "* ]] && floors+=("floor-$f")
+  done
+  [[ ${#floors[@]} -eq 0 ]] || packages+=(-p sdk-floor)
   [[ " ${FUNCTIONS[*]} " == *" register "* ]] || packages+=(-p register -p create-api-key -p send-message)
   if [[ "${BENCH_NO_BUILD:-}" == 1 ]]; then
     yl_warn "BENCH_NO_BUILD=1: measuring the release binaries already in $CARGO_TARGET_DIR/release"
@@ -57,7 +63,7 @@ if [[ "${BENCH_SKIP_COLDSTART:-}" != 1 ]]; then
   build build-harness build -p yebolink-blackbox --bin coldstart
   rm -rf "$OUT/zips" && mkdir -p "$OUT/zips"
   printf '\n| binary | stripped bytes | MiB | zip bytes | zip MiB |\n|---|---:|---:|---:|---:|\n'
-  for f in hello-world "${FUNCTIONS[@]}"; do
+  for f in hello-world "${FUNCTIONS[@]}" floor-authorizer floor-messaging; do
     bin="$CARGO_TARGET_DIR/release/$f" stage="$OUT/zips/$f"
     [[ -x "$bin" ]] || continue
     mkdir -p "$stage" && cp "$bin" "$stage/bootstrap"
@@ -77,7 +83,7 @@ if [[ "${BENCH_SKIP_COLDSTART:-}" != 1 ]]; then
   fi
   yl_log "cold starts against $DDB_ENDPOINT (table $table): ${BENCH_RUNS:-20} per function, A B A B with hello-world"
   rm -rf "$LOGS/functions"
-  list=$(IFS=,; echo "${FUNCTIONS[*]}")
+  list=$(IFS=,; echo "${FUNCTIONS[*]}${floors[*]:+,${floors[*]}}")
   "$CARGO_TARGET_DIR/debug/coldstart" --bin-dir "$CARGO_TARGET_DIR/release" \
     --baseline "$CARGO_TARGET_DIR/release/hello-world" --functions "$list" \
     --dynamodb-endpoint "$DDB_ENDPOINT" --table "$table" --runs "${BENCH_RUNS:-20}" \

@@ -184,8 +184,9 @@ impl DynamoStore {
         }
     }
 
-    /// The client, once the warm-up reads (if they were started) have finished.
-    async fn connected(&self) -> &Client {
+    /// The client, once the warm-up reads (if they were started) have finished: every call
+    /// goes through here (and `make bench`'s SDK floor, tests/sdk-floor, too).
+    pub async fn connected(&self) -> &Client {
         self.warm_up.wait().await;
         &self.client
     }

@@ -8,6 +8,9 @@
 //!   handed over to its response; cold total: both.
 //! - `--baseline BIN` (tests/hello-world): a baseline process before each process (A B A B),
 //!   and each figure as a ratio to the baseline runs interleaved with that function.
+//! - SDK floors (tests/sdk-floor), when `--functions` names them (`floor-authorizer`,
+//!   `floor-send-message`, ...): each takes turns with the function it stands for (H F H L),
+//!   with its events and checks, and a last table shows what the function adds to its floor.
 //! - Breakdown: the functions print the end of each init phase (`shared::app::coldstart_mark`,
 //!   enabled by `YEBOLINK_COLDSTART_MARKS`); the second event to the same process shows what
 //!   the first invocation costs once warm.
@@ -50,6 +53,18 @@ const FLOW: [(&str, &str, &str, u64); 9] = [
 /// Whose runs make the data every other function needs (a workspace, keys, messages).
 const PREREQUISITES: [&str; 3] = ["register", "create-api-key", "send-message"];
 const BASELINE: &str = "hello-world";
+/// The SDK floors (tests/sdk-floor), each named after the function it stands for.
+const FLOORS: [&str; 4] = [
+    "floor-authorizer",
+    "floor-send-message",
+    "floor-list-messages",
+    "floor-get-message",
+];
+
+/// The function a floor stands for (a function stands for itself).
+fn stands_for(function: &str) -> &str {
+    function.strip_prefix("floor-").unwrap_or(function)
+}
 /// Lambda's environment and the template's, plus the local endpoint, the JWT secret, and limits
 /// that let `--runs` registrations (one source address), their keys (two a process, in one
 /// workspace) and their keys' requests through.
@@ -179,6 +194,10 @@ impl Options {
         let sam_build = self.get("sam-build");
         match (function, sam_build.is_empty()) {
             (BASELINE, _) => self.get("baseline").into(),
+            ("floor-authorizer", _) => PathBuf::from(self.get("bin-dir")).join(function),
+            (floor, _) if floor.starts_with("floor-") => {
+                PathBuf::from(self.get("bin-dir")).join("floor-messaging")
+            }
             (_, true) => PathBuf::from(self.get("bin-dir")).join(function),
             // `create-api-key` -> `CreateApiKeyFunction/bootstrap`, as the template names it.
             (_, false) => {
@@ -200,7 +219,7 @@ impl Options {
         argv.push(binary.clone());
         let mut command = Command::new(&argv[0]);
         command.args(&argv[1..]);
-        let memory = match function {
+        let memory = match stands_for(function) {
             "register" | "login" => "1024",
             "authorizer" => "512",
             _ => "256",
@@ -338,7 +357,7 @@ struct Fixtures {
 /// The event of run `i` of `function`: an API Gateway REST API proxy event (stage `v1`) with
 /// the authorizer's context, or the REQUEST authorizer event; data from earlier runs.
 fn event(function: &str, i: usize, fx: &Fixtures) -> Result<Value, Error> {
-    let Some(&(_, method, resource, _)) = FLOW.iter().find(|f| f.0 == function) else {
+    let Some(&(_, method, resource, _)) = FLOW.iter().find(|f| f.0 == stands_for(function)) else {
         return Ok(json!({ "run": i }));
     };
     let key = |n: usize| {
@@ -347,7 +366,7 @@ fn event(function: &str, i: usize, fx: &Fixtures) -> Result<Value, Error> {
             .ok_or("create-api-key must run first (and as often)")
     };
     let (key_id, secret) = key(0).cloned().unwrap_or_default();
-    let (id, body) = match function {
+    let (id, body) = match stands_for(function) {
         "register" => {
             let fresh = format!("cold-{}@example.com", Uuid::new_v4());
             let email = if i == 0 { &fx.email } else { &fresh };
@@ -407,7 +426,7 @@ fn event(function: &str, i: usize, fx: &Fixtures) -> Result<Value, Error> {
             "apiId": "abcdef1234", "authorizer": authorizer, "protocol": "HTTP/1.1" },
         "body": body.map(|b| b.to_string()), "isBase64Encoded": false,
     });
-    if function == "authorizer" {
+    if stands_for(function) == "authorizer" {
         event["type"] = json!("REQUEST");
         event["methodArn"] = json!(format!(
             "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/{method}{resource}"
@@ -418,15 +437,16 @@ fn event(function: &str, i: usize, fx: &Fixtures) -> Result<Value, Error> {
 
 const PASSWORD: &str = "correct horse battery staple";
 
-/// Checks an answer as a client would see it, and keeps the data later functions need.
+/// Checks an answer as a client would see it, and keeps the data later functions need (a
+/// floor's answer only by its status: it makes no data).
 fn check(function: &str, i: usize, answer: &Value, fx: &mut Fixtures) -> Result<(), Error> {
     let failed = || format!("{function} answered {answer}").into();
-    let Some(&(_, _, _, status)) = FLOW.iter().find(|f| f.0 == function) else {
+    let Some(&(_, _, _, status)) = FLOW.iter().find(|f| f.0 == stands_for(function)) else {
         return (answer["message"] == "hello world")
             .then_some(())
             .ok_or_else(failed);
     };
-    if function == "authorizer" {
+    if stands_for(function) == "authorizer" {
         let effect = &answer["policyDocument"]["Statement"][0]["Effect"];
         return (effect == "Allow").then_some(()).ok_or_else(failed);
     }
@@ -557,6 +577,35 @@ fn print_tables(opts: &Options, results: &Results) {
             .collect();
         println!("| {function} | {} |", cells.join(" | "));
     }
+    print_floor_table(results);
+}
+
+/// What each function adds to its SDK floor, in hello-world cold starts: each one's p50 as a
+/// ratio to the hello-world runs interleaved with it, so a slower minute of the machine moves
+/// neither, and their difference (the function's own share).
+fn print_floor_table(results: &Results) {
+    let figures: [fn(&Sample) -> f64; 3] =
+        [|s| s.init, |s| s.invocation, |s| s.init + s.invocation];
+    let ratio = |(_, samples, base): &(&str, Vec<Sample>, Vec<Sample>),
+                 figure: fn(&Sample) -> f64| {
+        pct(samples.iter().map(figure), 50) / pct(base.iter().map(figure), 50)
+    };
+    let mut rows = String::new();
+    for floor in results.iter().filter(|r| r.0.starts_with("floor-")) {
+        let Some(own) = results.iter().find(|r| r.0 == stands_for(floor.0)) else {
+            continue;
+        };
+        let cells = figures.map(|figure| {
+            let (own, floor) = (ratio(own, figure), ratio(floor, figure));
+            format!("{own:.2}x - {floor:.2}x = {:+.2}x", own - floor)
+        });
+        rows += &format!("| {} | {} |\n", own.0, cells.join(" | "));
+    }
+    if !rows.is_empty() {
+        println!("\nEach function against its SDK floor (tests/sdk-floor: the same init and DynamoDB calls, nothing else): p50s as ratios to the hello-world runs interleaved with each; function - floor = the function's own share.\n");
+        println!("| function | init | 1st invocation | cold total |\n|---|---:|---:|---:|");
+        print!("{rows}");
+    }
     println!();
 }
 
@@ -612,29 +661,36 @@ async fn run() -> Result<(), Error> {
     let runs: usize = opts.get("runs").parse()?;
     let named: Vec<&str> = opts.get("functions").split(',').collect();
     let wanted = |f: &str| named == [""] || named.contains(&f);
-    let selected = FLOW
-        .iter()
-        .map(|f| f.0)
-        .filter(|f| wanted(f) || PREREQUISITES.contains(f));
+    // Each function with its floor, if named: they take turns, so both share the same minutes.
+    let selected = FLOW.iter().map(|f| {
+        let function = Some(f.0).filter(|f| wanted(f) || PREREQUISITES.contains(f));
+        let floor = FLOORS.iter().find(|floor| stands_for(floor) == f.0);
+        let floor = floor.filter(|floor| named.contains(floor)).copied();
+        function.into_iter().chain(floor).collect::<Vec<_>>()
+    });
     let email = format!("coldstart-{}@example.com", Uuid::new_v4());
     let mut fx = Fixtures {
         email,
         ..Fixtures::default()
     };
     let mut results = Vec::new();
-    for function in selected {
-        let (mut samples, mut base) = (vec![], vec![]);
+    for group in selected {
+        let mut rows: Vec<_> = group.into_iter().map(|f| (f, vec![], vec![])).collect();
         for run in 0..runs {
-            if opts.0.contains_key("baseline") {
-                base.push(opts.cold_start(BASELINE, run, &mut fx).await?);
+            for (function, samples, base) in &mut rows {
+                if opts.0.contains_key("baseline") {
+                    base.push(opts.cold_start(BASELINE, run, &mut fx).await?);
+                }
+                samples.push(opts.cold_start(function, run, &mut fx).await?);
             }
-            samples.push(opts.cold_start(function, run, &mut fx).await?);
         }
-        eprintln!(
-            "  {function}: {} cold starts answered as expected",
-            samples.len()
-        );
-        results.push((function, samples, base));
+        for (function, samples, base) in rows {
+            eprintln!(
+                "  {function}: {} cold starts answered as expected",
+                samples.len()
+            );
+            results.push((function, samples, base));
+        }
     }
     print_tables(&opts, &results);
     Ok(())
