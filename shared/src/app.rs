@@ -137,6 +137,7 @@ pub fn coldstart_mark(phase: &str) {
 /// `info`): a level filter instead of per-module directives keeps the regex engine out of
 /// every binary. Other crates are capped at `debug` whatever the level: at `trace`,
 /// `lambda_runtime` logs each raw event, with its `X-API-Key`, bearer token or password.
+/// Release builds have no `trace` lines at all (`release_max_level_debug`, Cargo.toml).
 pub fn init_logging() {
     let level = std::env::var("RUST_LOG")
         .ok()
