@@ -8,16 +8,17 @@
 //! count against the real functions' limits. Not shipped.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use lambda_runtime::Error;
 use serde_json::{json, Value};
+use yebolink_shared::ids::MessageId;
 use yebolink_shared::keys::ApiKeySecret;
 use yebolink_shared::lambda_http::request::RequestContext;
 use yebolink_shared::lambda_http::{Body, Request, RequestExt, Response};
 use yebolink_shared::ratelimit::{ADMIT_ALONGSIDE_CALLS, ADMIT_THEN_CALLS};
 use yebolink_shared::store::DynamoStore;
+use yebolink_shared::timestamp::Timestamp;
 
 /// The warm-up's connections of the function `AWS_LAMBDA_FUNCTION_NAME` names, as its own
 /// `main` asks for.
@@ -65,7 +66,7 @@ pub async fn messaging_calls(store: &DynamoStore, req: Request) -> Result<Respon
     let (workspace, key) = field("workspace_id")
         .zip(field("key_id"))
         .ok_or("no key context")?;
-    let minute = now() / 60 * 60;
+    let minute = Timestamp::now().unix() / 60 * 60;
     let counters = async {
         tokio::try_join!(
             count(store, format!("FLOOR#RATE#WS#{workspace}"), minute, false),
@@ -109,7 +110,7 @@ pub async fn messaging_calls(store: &DynamoStore, req: Request) -> Result<Respon
                 _ => return Err("no JSON body".into()),
             };
             let text = |v: &Value| s(v.as_str().unwrap_or_default());
-            let id = format!("{minute}-{}", now_nanos());
+            let id = MessageId::new().to_string();
             let item = HashMap::from([
                 ("pk".to_owned(), s(format!("FLOOR#{workspace_pk}"))),
                 ("sk".to_owned(), s(format!("MSG#{id}"))),
@@ -143,7 +144,7 @@ pub async fn messaging_calls(store: &DynamoStore, req: Request) -> Result<Respon
 
 /// One rate-limit counter's `UpdateItem`, shaped as the store's (`ADD`, expiry, and for a
 /// key its limit and all of its minute's counts back).
-async fn count(store: &DynamoStore, pk: String, minute: u64, key: bool) -> Result<(), Error> {
+async fn count(store: &DynamoStore, pk: String, minute: i64, key: bool) -> Result<(), Error> {
     let (expression, returned) = if key {
         (
             "ADD ok :one SET expires_at = :expires, lim = :limit",
@@ -173,22 +174,10 @@ async fn count(store: &DynamoStore, pk: String, minute: u64, key: bool) -> Resul
     Ok(())
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-fn now_nanos() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
-}
-
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn n(value: u64) -> AttributeValue {
+fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
