@@ -230,7 +230,10 @@ describe("web console in a real browser", { concurrency: false }, () => {
     assert.ok(KEY_SHAPE.test(keys.Reader), "the dialog shows a full key");
     await page.keyboard.press("Escape"); // closing by Escape forgets the key too
     await dialog.waitFor({ state: "hidden" });
-    assert.ok(await page.locator("#secret-value").inputValue() === "", "the key left the dialog");
+    // The dialog hides at once; its close event, which empties the field, is a task later.
+    const emptied = await page.waitForFunction(() => document.getElementById("secret-value").value === "",
+      null, { timeout: 2000 }).then(() => true, () => false);
+    assert.ok(emptied, "the key left the dialog");
 
     await row("Reader").getByText("Active").waitFor();
     assert.deepEqual(await page.locator("#keys-body tr").count(), 2);
