@@ -9,7 +9,7 @@
 #   3. Cold starts (tests/src/bin/coldstart.rs): each function BENCH_RUNS times as a fresh
 #      process, each after a fresh hello-world process (A B A B), against the local DynamoDB
 #      (dynoxide, scripts/lib.sh yl_start_ddb); ratios, and the breakdown of each cold total.
-#      The authorizer and the messaging functions are each followed by their SDK floor
+#      The authorizer and the messaging functions each take turns with their SDK floor
 #      (tests/sdk-floor: the same init and DynamoDB calls, nothing else).
 #   4. Criterion: the authorizer decision without I/O, the real handler, JWT verify/issue, and
 #      what the local DynamoDB costs a function (a Query in a 2,000-item partition, a transaction).
@@ -70,6 +70,13 @@ if [[ "${BENCH_SKIP_COLDSTART:-}" != 1 ]]; then
     (cd "$stage" && zip -q -9 -X "../$f.zip" bootstrap) && rm -rf "$stage"
     awk -v f="$f" -v b="$(stat -c %s "$bin")" -v z="$(stat -c %s "$OUT/zips/$f.zip")" \
       'BEGIN { printf "| %s | %d | %.2f | %d | %.2f |\n", f, b, b / 1048576, z, z / 1048576 }'
+  done
+  # The README's promise that release builds hold no trace! callsite (Cargo.toml, tracing's
+  # release_max_level_debug): one of lambda_runtime 1.5's trace messages, which every debug
+  # build holds, stands for them all.
+  for f in "${FUNCTIONS[@]}"; do
+    ! grep -qa "Waiting for next event (incoming loop)" "$CARGO_TARGET_DIR/release/$f" 2>/dev/null \
+      || yl_die "$f: the release build holds trace! callsites (see tracing in Cargo.toml)"
   done
 
   # ------------------------------------------------------------ 3. cold starts

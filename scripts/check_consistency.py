@@ -18,7 +18,7 @@
    every limit of shared/src/config.rs is set for all functions from a template parameter.
 
 Exit status 0 when all hold; 1 with one line per problem otherwise. Needs Python >= 3.11
-(tomllib) and PyYAML (scripts/lint.sh runs it from .tools/lint-venv).
+(tomllib), PyYAML and cfn-lint (scripts/lint.sh runs it from .tools/lint-venv).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.yaml"
@@ -68,34 +69,11 @@ Route = tuple[str, str]  # (METHOD, /path/{param})
 
 # --- reading CloudFormation YAML ------------------------------------------------------------
 
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that turns CloudFormation short-form tags (!Ref, !GetAtt, !Sub, ...) into
-    their long form ({"Ref": ...}, {"Fn::GetAtt": [...]}, ...), as CloudFormation does."""
-
-
-def _construct_intrinsic(loader: CfnLoader, tag_suffix: str, node: yaml.Node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "Condition":
-        return {"Condition": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        resource, _, attribute = value.partition(".")
-        return {"Fn::GetAtt": [resource, attribute]}
-    return {f"Fn::{tag_suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 def load_template(path: Path) -> dict:
-    with path.open(encoding="utf-8") as f:
-        return yaml.load(f, Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+    """The template with short-form tags (!Ref, !GetAtt, !Sub, ...) in their long form
+    ({"Ref": ...}, {"Fn::GetAtt": [...]}), read by cfn-lint's own decoder, as `make lint`
+    lints it."""
+    return cfn_yaml.load(str(path))
 
 
 # --- helpers ----------------------------------------------------------------------------------
