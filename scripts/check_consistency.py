@@ -4,10 +4,10 @@
 1. Routes: every API route in infra/template.yaml (method + path) is served by a function whose
    BuildProperties.Binary names a crate under functions/<name>/ with a binary of that name, has
    the same entry in Cargo.toml [workspace.metadata.lambda.watch.router], is listed in
-   README.md as `METHOD /api/v1/...`, and is an operation of the OpenAPI document
-   docs/openapi.yaml (the web console's routes, outside /api/v1, are in neither). Nothing else
-   exists on any side: every functions/* crate is a function of the template, every router
-   entry, README route and OpenAPI operation is a template route.
+   docs/api.md (the API reference) as `METHOD /api/v1/...`, and is an operation of the OpenAPI
+   document docs/openapi.yaml (the web console's routes, outside /api/v1, are in neither).
+   Nothing else exists on any side: every functions/* crate is a function of the template,
+   every router entry, docs/api.md route and OpenAPI operation is a template route.
    Each route has the authorizer its path needs (shared::auth::Credential::for_path), and its
    OpenAPI operation the matching security scheme (X-API-Key apiKey / bearer JWT / none).
 2. Table: the DynamoDB table in the template matches infra/table.json, the definition that
@@ -15,7 +15,7 @@
    no GSI lists a key attribute (the table's or its own) in NonKeyAttributes: keys are always
    projected, and DynamoDB may refuse to create such an index.
 3. Environment: no function gets a plain JWT_SECRET or the local-only inline-auth switch, and
-   every limit of shared/src/config.rs is set for all functions from a template parameter.
+   every limit of shared's bootstrap/config.rs is set for all functions from a template parameter.
 
 Exit status 0 when all hold; 1 with one line per problem otherwise. Needs Python >= 3.11
 (tomllib), PyYAML and cfn-lint (scripts/lint.sh runs it from .tools/lint-venv).
@@ -36,14 +36,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.yaml"
 TABLE_JSON = ROOT / "infra" / "table.json"
 CARGO_TOML = ROOT / "Cargo.toml"
-README = ROOT / "README.md"
+API_DOC = ROOT / "docs" / "api.md"
 OPENAPI = ROOT / "docs" / "openapi.yaml"
 FUNCTIONS_DIR = ROOT / "functions"
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-# A route as the README writes it: `POST /api/v1/api-keys`, `DELETE /api/v1/api-keys/{id}`
+# A route as docs/api.md writes it: `POST /api/v1/api-keys`, `DELETE /api/v1/api-keys/{id}`
 # (the docs' `/api/v1/api-keys/:id` form is accepted too).
-README_ROUTE = re.compile(r"\b(" + "|".join(METHODS) + r") +(/api/v1/[A-Za-z0-9_\-/{}:]*[A-Za-z0-9_\-}])")
+API_DOC_ROUTE = re.compile(r"\b(" + "|".join(METHODS) + r") +(/api/v1/[A-Za-z0-9_\-/{}:]*[A-Za-z0-9_\-}])")
 # Which authorizer a path needs; mirrors shared::auth::Credential::for_path.
 AUTHORIZER_BY_PREFIX = (
     ("/api/v1/messages", "ApiKeyAuthorizer"),
@@ -251,19 +251,21 @@ def watch_router(errors: list[str]) -> dict[Route, str]:
     return router
 
 
-def check_readme(routes: dict[Route, str], errors: list[str]) -> None:
-    if not README.is_file():
+def check_api_doc(routes: dict[Route, str], errors: list[str]) -> None:
+    """docs/api.md, the API reference, names every route and no other."""
+    where = "docs/api.md"
+    if not API_DOC.is_file():
         errors.append(
-            "README.md: missing; it must list every route as `METHOD /api/v1/...`: "
+            f"{where}: missing; it must list every route as `METHOD /api/v1/...`: "
             + ", ".join(fmt(r) for r in sorted(routes))
         )
         return
-    listed = {(m, norm_path(p)) for m, p in README_ROUTE.findall(README.read_text(encoding="utf-8"))}
+    listed = {(m, norm_path(p)) for m, p in API_DOC_ROUTE.findall(API_DOC.read_text(encoding="utf-8"))}
     missing = sorted(set(routes) - listed)
     if missing:
-        errors.append("README.md: routes not listed as `METHOD /api/v1/...`: " + ", ".join(fmt(r) for r in missing))
+        errors.append(f"{where}: routes not listed as `METHOD /api/v1/...`: " + ", ".join(fmt(r) for r in missing))
     for route in sorted(listed - set(routes)):
-        errors.append(f"README.md: lists {fmt(route)}, which is not a route of infra/template.yaml")
+        errors.append(f"{where}: lists {fmt(route)}, which is not a route of infra/template.yaml")
 
 
 def _resolve(document: dict, node):
@@ -412,7 +414,16 @@ def check_projected_keys(where: str, definition: dict, errors: list[str]) -> Non
 
 # --- 2b. API Gateway's own answers --------------------------------------------------------
 
-ERROR_RS = ROOT / "shared" / "src" / "error.rs"
+# The file that maps ApiError to its codes (shared's HTTP layer, docs/development.md).
+API_ERROR_RS = ROOT / "shared/src/http/error.rs"
+
+
+def error_rs(errors: list[str]) -> Path | None:
+    """shared/src/http/error.rs, where ApiError::code lives; an error when it is not there."""
+    if not API_ERROR_RS.is_file():
+        errors.append(f"{API_ERROR_RS.relative_to(ROOT)}: missing; ApiError::code must live there")
+        return None
+    return API_ERROR_RS
 
 
 def check_gateway_codes(template: dict, errors: list[str]) -> None:
@@ -420,9 +431,12 @@ def check_gateway_codes(template: dict, errors: list[str]) -> None:
     API Gateway (or WAF) answers uses a code no function answers with: a client must be able
     to tell AWS shedding load from its own key's, workspace's or address's limit (issue 15,
     finding 8)."""
-    function_codes = set(re.findall(r'ApiError::\w+(?: \{ \.\. \}|\(_\))? => "([a-z_]+)"', ERROR_RS.read_text(encoding="utf-8")))
+    source = error_rs(errors)
+    if source is None:
+        return
+    function_codes = set(re.findall(r'ApiError::\w+(?: \{ \.\. \}|\(_\))? => "([a-z_]+)"', source.read_text(encoding="utf-8")))
     if not function_codes:
-        errors.append("shared/src/error.rs: no error codes found (has ApiError::code changed shape?)")
+        errors.append(f"{source.relative_to(ROOT)}: no error codes found (has ApiError::code changed shape?)")
     with OPENAPI.open(encoding="utf-8") as f:
         document = yaml.safe_load(f)
     envelope = document["components"]["schemas"]["ErrorEnvelope"]
@@ -455,7 +469,7 @@ def check_gateway_codes(template: dict, errors: list[str]) -> None:
 
 # --- 3. environment -------------------------------------------------------------------------
 
-# Limits every function reads from its environment (shared/src/config.rs); the template sets
+# Limits every function reads from its environment (shared's bootstrap/config.rs); the template sets
 # each from a parameter of the same meaning.
 LIMIT_ENV = (
     "RATE_LIMIT_PER_MINUTE",
@@ -485,10 +499,10 @@ def main() -> int:
     errors: list[str] = []
     template = load_template(TEMPLATE)
     routes = check_routes(template, errors)
-    # The README table and the OpenAPI document describe the API; the web console's files
+    # docs/api.md and the OpenAPI document describe the API; the web console's files
     # (functions/console, outside /api/v1) are routes of the template and the router only.
     api_routes = {r: b for r, b in routes.items() if r[1] == "/api/v1" or r[1].startswith("/api/v1/")}
-    check_readme(api_routes, errors)
+    check_api_doc(api_routes, errors)
     check_openapi(api_routes, errors)
     check_table(template, errors)
     check_gateway_codes(template, errors)
@@ -500,7 +514,7 @@ def main() -> int:
         return 1
     print(
         f"check_consistency: OK: {len(api_routes)} API routes agree across infra/template.yaml, functions/, "
-        f"Cargo.toml watch router, README.md and docs/openapi.yaml, {len(routes) - len(api_routes)} "
+        f"Cargo.toml watch router, docs/api.md and docs/openapi.yaml, {len(routes) - len(api_routes)} "
         "console routes across the first three; table matches infra/table.json"
     )
     return 0

@@ -5,7 +5,7 @@
 //! event, check the key's format and CRC32 checksum, SHA-256 it, and build the allow context and
 //! policy JSON. The policy struct is private to the authorizer binary, so `allow_response_json`
 //! builds the same JSON shape with `serde_json`; `functions/authorizer/benches` runs the real
-//! handler. `decide_*` run the shared decision (`auth::decide`) over `MemoryStore`: everything but
+//! handler. `decide_*` run the shared decision (`services::auth::decide`) over `MemoryStore`: everything but
 //! the one DynamoDB read.
 
 use std::hint::black_box;
@@ -14,14 +14,17 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
-use yebolink_shared::account::DisplayName;
-use yebolink_shared::auth::{context_for, decide, Credential, KeyCaller, Principal};
-use yebolink_shared::ids::{KeyId, WorkspaceId};
-use yebolink_shared::keys::ApiKeySecret;
-use yebolink_shared::scopes::Scopes;
-use yebolink_shared::store::{ApiKeyRecord, MemoryStore, Store};
+use yebolink_shared::domain::account::DisplayName;
+use yebolink_shared::domain::api_key::ApiKeyRecord;
+use yebolink_shared::domain::ids::{KeyId, WorkspaceId};
+use yebolink_shared::domain::keys::ApiKeySecret;
+use yebolink_shared::domain::scopes::Scopes;
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::http::auth::presented;
+use yebolink_shared::services::auth::{context_for, decide, Credential, KeyCaller, Principal};
+use yebolink_shared::storage::memory::MemoryStore;
+use yebolink_shared::storage::traits::*;
 use yebolink_shared::testing::created_event;
-use yebolink_shared::timestamp::Timestamp;
 
 const FIXTURE: &str =
     include_str!("../../functions/authorizer/tests/fixtures/messages-request.json");
@@ -143,7 +146,7 @@ fn decision(c: &mut Criterion) {
                 decide(
                     &store,
                     None,
-                    &event.headers,
+                    presented(&event.headers),
                     Credential::ApiKey,
                     Timestamp::now(),
                 )
@@ -157,9 +160,15 @@ fn decision(c: &mut Criterion) {
                 let event = parse_event(black_box(&bytes));
                 let credential = Credential::for_path(event.resource.as_deref().unwrap_or(""))
                     .expect("guarded path");
-                let principal = decide(&store, None, &event.headers, credential, Timestamp::now())
-                    .await
-                    .expect("allowed");
+                let principal = decide(
+                    &store,
+                    None,
+                    presented(&event.headers),
+                    credential,
+                    Timestamp::now(),
+                )
+                .await
+                .expect("allowed");
                 allow_response_json(&principal, event.method_arn.as_deref().unwrap_or(""))
             })
         })
@@ -171,7 +180,7 @@ fn decision(c: &mut Criterion) {
                 decide(
                     &store,
                     None,
-                    &event.headers,
+                    presented(&event.headers),
                     Credential::ApiKey,
                     Timestamp::now(),
                 )

@@ -6,20 +6,21 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use yebolink_shared::auth::{decide, Credential};
-use yebolink_shared::config::Config;
-use yebolink_shared::ids::{UserId, WorkspaceId};
-use yebolink_shared::jwt::JwtKeys;
+use yebolink_shared::bootstrap::config::Config;
+use yebolink_shared::domain::ids::{UserId, WorkspaceId};
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::http::auth::presented;
 use yebolink_shared::lambda_http::http::{HeaderMap, HeaderValue};
-use yebolink_shared::store::MemoryStore;
-use yebolink_shared::timestamp::Timestamp;
+use yebolink_shared::services::auth::{decide, Credential};
+use yebolink_shared::services::jwt::JwtKeys;
+use yebolink_shared::storage::memory::MemoryStore;
 
 const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!!";
 
 fn keys() -> JwtKeys {
     let config =
         Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "bench".into())).expect("config");
-    JwtKeys::new(SECRET, &config)
+    JwtKeys::new(SECRET, &config.tokens)
 }
 
 fn jwt(c: &mut Criterion) {
@@ -64,7 +65,7 @@ fn jwt(c: &mut Criterion) {
                     let principal = decide(
                         &store,
                         Some(&keys),
-                        black_box(&headers),
+                        presented(black_box(&headers)),
                         Credential::UserToken,
                         Timestamp::now(),
                     )

@@ -6,15 +6,18 @@
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use criterion::{criterion_group, criterion_main, Criterion};
-use yebolink_shared::account::DisplayName;
-use yebolink_shared::ids::{KeyId, MessageId, WorkspaceId};
-use yebolink_shared::keys::ApiKeySecret;
-use yebolink_shared::message::Channel;
-use yebolink_shared::scopes::Scopes;
-use yebolink_shared::store::table::create_table;
-use yebolink_shared::store::{ApiKeyRecord, DynamoStore, MessageRecord, Store};
+use yebolink_shared::domain::account::DisplayName;
+use yebolink_shared::domain::api_key::ApiKeyRecord;
+use yebolink_shared::domain::ids::{KeyId, MessageId, WorkspaceId};
+use yebolink_shared::domain::keys::ApiKeySecret;
+use yebolink_shared::domain::message::Channel;
+use yebolink_shared::domain::message::MessageRecord;
+use yebolink_shared::domain::scopes::Scopes;
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::storage::dynamo::DynamoStore;
+use yebolink_shared::storage::table::create_table;
+use yebolink_shared::storage::traits::*;
 use yebolink_shared::testing::created_event;
-use yebolink_shared::timestamp::Timestamp;
 
 const ITEMS: usize = 2_000;
 

@@ -1,35 +1,24 @@
-//! `yebolink-shared`: everything two or more YeboLink functions need. Domain values that parse
-//! (`keys`, `scopes`, `account`, `message`, `ids`, `timestamp`), identity (`auth`, `jwt`,
-//! `password`), storage (`store`), the audit trail (`audit`), the HTTP boundary (`request`, `response`, `error`), rate
-//! limits (`ratelimit`), the JSON shapes clients see (`views`) and cold-start wiring (`app`, `config`).
+//! `yebolink-shared`: everything two or more YeboLink functions need, in layers whose imports
+//! run one way only (checked by `shared/tests/layers.rs`; docs/development.md):
+//!
+//! - `domain`: ids, timestamps, keys, scopes, accounts, messages, audit events, usage and window
+//!   arithmetic, limits. Plain types and pure functions.
+//! - `storage`: the `Store` traits, one per thing stored, with DynamoDB and in-memory
+//!   implementations. Imports the domain only.
+//! - `services`: the authorizer decision, JWTs, passwords, rate limits, the usage roll-up and
+//!   leak processing, over the storage traits.
+//! - `http`: `ApiError` and the envelope, request parsing, identity, the rate-limit gate and the
+//!   views clients see.
+//! - `bootstrap`: config, the AWS clients, logging, cold-start marks and the serve helpers
+//!   every `main.rs` calls.
 
-pub mod account;
-pub mod app;
-pub mod audit;
-pub mod auth;
-pub mod config;
-/// Pagination cursors bound to the workspace they were issued to.
-pub mod cursor;
-pub mod error;
-pub mod ids;
-pub mod jwt;
-pub mod keys;
-/// Leaked-key reports from secret scanners (GitHub's partner protocol).
-pub mod leaks;
-pub mod message;
-pub mod password;
-pub mod ratelimit;
-pub mod request;
-pub mod response;
-pub mod scopes;
-pub mod store;
-pub mod timestamp;
-pub mod usage;
-pub mod views;
+pub mod bootstrap;
+pub mod domain;
+pub mod http;
+pub mod services;
+pub mod storage;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use app::App;
-pub use error::ApiError;
 pub use lambda_http;

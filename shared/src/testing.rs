@@ -6,24 +6,27 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
-use crate::account::DisplayName;
-use crate::app::App;
-use crate::audit::{Actor, AuditEvent, AuditEventType, RequestOrigin, Target};
-use crate::auth::{context_for, KeyCaller, Principal, UserCaller};
-use crate::config::Config;
-use crate::ids::{KeyId, UserId, WorkspaceId};
-use crate::jwt::JwtKeys;
-use crate::keys::ApiKeySecret;
-use crate::scopes::Scopes;
-use crate::store::{ApiKeyRecord, MemoryStore, NewAccount, Store};
-use crate::timestamp::Timestamp;
+use crate::bootstrap::config::Config;
+use crate::domain::account::{DisplayName, NewAccount};
+use crate::domain::api_key::ApiKeyRecord;
+use crate::domain::audit::{Actor, AuditEvent, AuditEventType, RequestOrigin, Target};
+use crate::domain::ids::{KeyId, UserId, WorkspaceId};
+use crate::domain::keys::ApiKeySecret;
+use crate::domain::scopes::{Scope, Scopes};
+use crate::domain::timestamp::Timestamp;
+use crate::http::app::App;
+use crate::http::gate::admit;
+use crate::services::auth::{context_for, verify_api_key, KeyCaller, Principal, UserCaller};
+use crate::services::jwt::JwtKeys;
+use crate::storage::keys::KeyStore;
+use crate::storage::memory::MemoryStore;
 
 pub const TEST_JWT_SECRET: &[u8] = b"unit-test-secret-unit-test-secret-0123";
 
 pub fn config() -> Config {
     let mut config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "test".into()))
         .expect("test config");
-    config.rate_limit_per_minute = 5;
+    config.limits.rate_limit_per_minute = 5;
     config
 }
 
@@ -32,8 +35,9 @@ pub fn app() -> App<MemoryStore> {
     let config = config();
     App {
         store: MemoryStore::new(),
-        jwt: Some(JwtKeys::new(TEST_JWT_SECRET, &config)),
-        config,
+        jwt: Some(JwtKeys::new(TEST_JWT_SECRET, &config.tokens)),
+        limits: config.limits,
+        local_inline_auth: config.local_inline_auth,
     }
 }
 
@@ -70,7 +74,7 @@ pub fn key_caller(workspace_id: WorkspaceId, scopes: Scopes) -> KeyCaller {
 
 /// Stores a new active key for `workspace_id`; returns the full secret and the record.
 pub async fn seed_key(
-    store: &impl Store,
+    store: &impl KeyStore,
     workspace_id: WorkspaceId,
     scopes: Scopes,
 ) -> (String, ApiKeyRecord) {
@@ -118,7 +122,7 @@ pub fn registered_event(account: &NewAccount) -> AuditEvent {
 }
 
 /// `n` sends with `key` (whose secret is `secret`), each through the authorizer's check and the
-/// messaging gate (`ratelimit::admit`), as a request reaches `send-message`.
+/// messaging gate (`http::gate::admit`), as a request reaches `send-message`.
 pub async fn sends(app: &App<MemoryStore>, secret: &str, key: &ApiKeyRecord, n: usize) {
     let caller = KeyCaller {
         key_id: key.id,
@@ -126,14 +130,14 @@ pub async fn sends(app: &App<MemoryStore>, secret: &str, key: &ApiKeyRecord, n: 
         scopes: key.scopes.clone(),
     };
     for _ in 0..n {
-        crate::auth::verify_api_key(&app.store, secret, Timestamp::now())
+        verify_api_key(&app.store, secret, Timestamp::now())
             .await
             .expect("a seeded key verifies");
         let req = authorized(
             request("POST", "/api/v1/messages/send", None),
             &Principal::ApiKey(caller.clone()),
         );
-        let _ = crate::ratelimit::admit(app, &req, crate::scopes::Scope::SendMessages).await;
+        let _ = admit(app, &req, Scope::SendMessages).await;
     }
 }
 

@@ -4,9 +4,9 @@
 //! has a table of its own.
 //!
 //! The request paths are driven through the same shared code the functions call: the
-//! authorizer's `auth::decide`, the messaging gate `ratelimit::admit` (as deployed: identity from
-//! the authorizer context), and the `Store` calls each handler makes after it. These counts are
-//! the ones `docs/performance.md` prices.
+//! authorizer's `services::auth::decide`, the messaging gate `http::gate::admit` (as deployed:
+//! identity from the authorizer context), and the `Store` calls each handler makes after it. These counts are
+//! the ones the cost table prices (docs/deploy.md, "Cost per million requests").
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -24,28 +24,41 @@ use aws_sdk_dynamodb::operation::put_item::PutItemInput;
 use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
-use yebolink_shared::account::{DisplayName, Email};
-use yebolink_shared::audit::{AuditEventType, Target};
-use yebolink_shared::auth::{context_for, decide, Credential, KeyCaller, Principal};
-use yebolink_shared::config::Config;
-use yebolink_shared::ids::{KeyId, MessageId, UserId, WorkspaceId};
-use yebolink_shared::jwt::JwtKeys;
-use yebolink_shared::keys::ApiKeySecret;
+use yebolink_shared::bootstrap::config::Config;
+use yebolink_shared::bootstrap::sdk::{sdk_timeouts, start_warm_up};
+use yebolink_shared::domain::account::*;
+use yebolink_shared::domain::account::{DisplayName, Email};
+use yebolink_shared::domain::api_key::*;
+use yebolink_shared::domain::audit::{AuditEventType, Target};
+use yebolink_shared::domain::ids::{KeyId, MessageId, UserId, WorkspaceId};
+use yebolink_shared::domain::keys::ApiKeySecret;
+use yebolink_shared::domain::message::Channel;
+use yebolink_shared::domain::message::*;
+use yebolink_shared::domain::scopes::{Scope, Scopes};
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::domain::usage::*;
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::auth::presented;
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::gate::{
+    admit_alongside_at, admit_at, admit_then, ADMIT_ALONGSIDE_CALLS, ADMIT_THEN_CALLS,
+};
 use yebolink_shared::lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use yebolink_shared::lambda_http::http::{HeaderMap, HeaderValue};
 use yebolink_shared::lambda_http::request::RequestContext;
 use yebolink_shared::lambda_http::{Body, Request, RequestExt};
-use yebolink_shared::message::Channel;
-use yebolink_shared::ratelimit::{
-    admit_alongside_at, admit_at, admit_then, ADMIT_ALONGSIDE_CALLS, ADMIT_THEN_CALLS,
-};
-use yebolink_shared::scopes::{Scope, Scopes};
-use yebolink_shared::store::table::create_table;
-use yebolink_shared::store::*;
+use yebolink_shared::services::auth::{context_for, decide, Credential, KeyCaller, Principal};
+use yebolink_shared::services::jwt::JwtKeys;
+use yebolink_shared::services::usage::*;
+use yebolink_shared::storage::accounts::*;
+use yebolink_shared::storage::counters::*;
+use yebolink_shared::storage::dynamo::DynamoStore;
+use yebolink_shared::storage::error::StoreError;
+use yebolink_shared::storage::keys::*;
+use yebolink_shared::storage::messages::*;
+use yebolink_shared::storage::table::create_table;
+use yebolink_shared::storage::traits::*;
 use yebolink_shared::testing::{created_event, deactivated_event, event, registered_event};
-use yebolink_shared::timestamp::Timestamp;
-use yebolink_shared::usage::*;
-use yebolink_shared::{ApiError, App};
 
 /// One DynamoDB operation as the code asked for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,7 +244,7 @@ async fn connection_logging_proxy(
 #[tokio::test]
 async fn the_first_call_waits_for_the_cold_starts_warm_up_read() {
     let (store, ops) = counted_store().await;
-    store.start_warm_up(1);
+    start_warm_up(&store, 1);
     // At once, as the first request right after the init.
     assert!(store
         .list_api_keys(WorkspaceId::new())
@@ -291,7 +304,7 @@ async fn connections_opened_by(
     let (proxy, accepted) = connection_logging_proxy(recorder.exchanges.clone()).await;
     let config = client_config().endpoint_url(format!("http://{proxy}"));
     let (store, _) = counted_store_via(config, recorder.clone()).await;
-    store.start_warm_up(connections);
+    start_warm_up(&store, connections);
     request(&app(store, 100)).await;
     // A call that found no idle connection started one, and may have taken another call's
     // connection before its own was accepted. The proxy accepts in order, so once it has
@@ -400,11 +413,12 @@ async fn authorize_key(
     decide(
         store,
         None,
-        &headers("x-api-key", key),
+        presented(&headers("x-api-key", key)),
         Credential::ApiKey,
         now,
     )
     .await
+    .map_err(ApiError::from)
 }
 
 #[tokio::test]
@@ -474,8 +488,18 @@ async fn malformed_keys_cost_no_call_and_unknown_or_deactivated_keys_one_read() 
         assert_eq!(denial, Some(ApiError::InvalidApiKey));
         assert_eq!(ops.take(), [], "{garbage:?} reached DynamoDB");
     }
-    let missing = decide(&store, None, &HeaderMap::new(), Credential::ApiKey, now).await;
-    assert_eq!(missing.err(), Some(ApiError::InvalidApiKey));
+    let missing = decide(
+        &store,
+        None,
+        presented(&HeaderMap::new()),
+        Credential::ApiKey,
+        now,
+    )
+    .await;
+    assert_eq!(
+        missing.map_err(ApiError::from).err(),
+        Some(ApiError::InvalidApiKey)
+    );
     assert_eq!(ops.take(), []);
 
     // Well formed, right checksum, never issued: the one read, nothing written.
@@ -521,7 +545,7 @@ async fn management_routes_are_decided_without_dynamodb() {
     let (store, ops) = counted_store().await;
     let (key, _) = seed_key(&store, None).await;
     ops.take();
-    let jwt = JwtKeys::new(b"op-count-secret-op-count-secret-0123456", &config());
+    let jwt = JwtKeys::new(b"op-count-secret-op-count-secret-0123456", &config().tokens);
     let token = jwt
         .issue(UserId::new(), WorkspaceId::new(), Timestamp::now())
         .unwrap();
@@ -530,7 +554,7 @@ async fn management_routes_are_decided_without_dynamodb() {
     let user = decide(
         &store,
         Some(&jwt),
-        &headers("authorization", &format!("Bearer {token}")),
+        presented(&headers("authorization", &format!("Bearer {token}"))),
         Credential::UserToken,
         now,
     )
@@ -539,12 +563,15 @@ async fn management_routes_are_decided_without_dynamodb() {
     let key_on_management = decide(
         &store,
         Some(&jwt),
-        &headers("x-api-key", &key),
+        presented(&headers("x-api-key", &key)),
         Credential::UserToken,
         now,
     )
     .await;
-    assert_eq!(key_on_management.err(), Some(ApiError::Unauthorized));
+    assert_eq!(
+        key_on_management.map_err(ApiError::from).err(),
+        Some(ApiError::Unauthorized)
+    );
     assert_eq!(ops.take(), []);
 }
 
@@ -562,15 +589,16 @@ fn authorized_request(key: &KeyCaller) -> Request {
 
 fn app(store: DynamoStore, limit: u64) -> App<DynamoStore> {
     let mut config = config();
-    config.rate_limit_per_minute = limit;
+    config.limits.rate_limit_per_minute = limit;
     assert!(
         !config.local_inline_auth,
         "counts are for the deployed mode"
     );
     App {
         store,
-        config,
+        limits: config.limits,
         jwt: None,
+        local_inline_auth: false,
     }
 }
 
@@ -601,7 +629,7 @@ async fn admit(
     req: &Request,
     scope: Scope,
 ) -> Result<
-    (KeyCaller, yebolink_shared::ratelimit::Quota),
+    (KeyCaller, yebolink_shared::domain::window::Quota),
     yebolink_shared::lambda_http::Response<Body>,
 > {
     admit_at(app, req, scope, gate_time()).await
@@ -728,7 +756,7 @@ async fn a_refused_request_costs_its_counter_updates_only() {
     assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem, ROLL_UP_QUERY]);
 
     // Over the workspace's limit: one more update moves the key's count to workspace-limited.
-    app.config.workspace_rate_limit_per_minute = 1;
+    app.limits.workspace_rate_limit_per_minute = 1;
     assert_eq!(second(&app).await, (Some(429), vec![Op::UpdateItem; 3]));
 }
 
@@ -778,7 +806,7 @@ async fn reading_messages_is_two_counter_updates_and_one_read() {
 }
 
 #[tokio::test]
-async fn management_and_account_calls_cost_what_docs_performance_says() {
+async fn management_and_account_calls_cost_what_the_cost_table_says() {
     let (store, ops) = counted_store().await;
 
     // POST /auth/register: the per-source counter, the email check (before any hashing),
@@ -949,8 +977,9 @@ async fn management_and_account_calls_cost_what_docs_performance_says() {
 // that are not well-formed keys cost nothing.
 #[tokio::test]
 async fn a_leak_report_costs_one_read_per_well_formed_token_and_a_deactivation_per_active_key() {
-    use yebolink_shared::audit::RequestOrigin;
-    use yebolink_shared::leaks::{parse_reports, process_reports, LeakLabel};
+    use yebolink_shared::domain::audit::RequestOrigin;
+    use yebolink_shared::domain::leak::{parse_reports, LeakLabel};
+    use yebolink_shared::services::leaks::process_reports;
 
     let (store, ops) = counted_store().await;
     let (active, _) = seed_key(&store, None).await;
@@ -1078,8 +1107,8 @@ async fn a_counter_add_whose_answer_is_lost_is_not_sent_again() {
     .expect("create table");
     let mut config = config();
     config.table_name = table;
-    // The timeouts and retries a function's client has (`DynamoStore::from_env`).
-    let (timeouts, retries) = yebolink_shared::store::dynamo::sdk_timeouts(&config);
+    // The timeouts and retries a function's client has (`bootstrap::sdk::dynamodb_client`).
+    let (timeouts, retries) = sdk_timeouts(&config);
     let fault = LoseFirstUpdateAnswer::default();
     let recorder = OpRecorder::default();
     let client = aws_sdk_dynamodb::Client::from_conf(
@@ -1315,7 +1344,7 @@ async fn a_90_day_daily_read_costs_at_most_10_read_units_and_a_week_of_hours_is_
     assert!(rru <= 10.0, "{rru} RRU");
 }
 
-/// The README's bound on a filtered audit listing: a rare event type behind many others is
+/// The bound docs/api.md gives on a filtered audit listing: a rare event type behind many others is
 /// reached in calls of at most 5 Queries each, each continuing where the last one stopped.
 #[tokio::test]
 async fn a_filtered_audit_listing_reads_at_most_five_pages_a_call_and_continues() {

@@ -6,13 +6,16 @@
 use std::time::{Duration, Instant};
 
 use lambda_http::http::HeaderMap;
-use yebolink_shared::auth::{decide, Credential};
-use yebolink_shared::config::{AwsEnv, Config};
-use yebolink_shared::error::ApiError;
-use yebolink_shared::keys::ApiKeySecret;
-use yebolink_shared::store::dynamo::sdk_http_client;
-use yebolink_shared::store::{Counter, DynamoStore, Store, StoreError};
-use yebolink_shared::timestamp::Timestamp;
+use yebolink_shared::bootstrap::config::{AwsEnv, Config};
+use yebolink_shared::bootstrap::sdk::{dynamodb_client, sdk_http_client};
+use yebolink_shared::domain::keys::ApiKeySecret;
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::http::auth::presented;
+use yebolink_shared::services::auth::{decide, AuthError, Credential};
+use yebolink_shared::storage::counters::Counter;
+use yebolink_shared::storage::dynamo::DynamoStore;
+use yebolink_shared::storage::error::StoreError;
+use yebolink_shared::storage::traits::*;
 
 /// A store built exactly as a function builds it at cold start, pointed at `endpoint`.
 async fn store_at(endpoint: &str, timeout_ms: u64) -> DynamoStore {
@@ -25,7 +28,10 @@ async fn store_at(endpoint: &str, timeout_ms: u64) -> DynamoStore {
     config.dynamodb_endpoint = Some(endpoint.to_owned());
     config.dynamodb_timeout = Duration::from_millis(timeout_ms);
     let aws = AwsEnv::from_env().unwrap();
-    DynamoStore::from_env(&config, &aws, sdk_http_client())
+    DynamoStore::new(
+        dynamodb_client(&config, &aws, sdk_http_client()),
+        config.table_name.clone(),
+    )
 }
 
 /// A TCP server that accepts connections and never answers.
@@ -75,7 +81,7 @@ async fn a_refused_connection_is_unavailable_quickly() {
     let started = Instant::now();
     let result = store
         .count(
-            Counter::KeyRequests(yebolink_shared::ids::KeyId::new()),
+            Counter::KeyRequests(yebolink_shared::domain::ids::KeyId::new()),
             Timestamp::now(),
             Timestamp::now(),
         )
@@ -93,10 +99,13 @@ async fn the_authorizer_decision_fails_closed_when_the_database_hangs() {
     let decision = decide(
         &store,
         None,
-        &key_headers(),
+        presented(&key_headers()),
         Credential::ApiKey,
         Timestamp::now(),
     )
     .await;
-    assert_eq!(decision.err(), Some(ApiError::ServiceUnavailable));
+    assert!(
+        matches!(decision, Err(AuthError::Unavailable(_))),
+        "{decision:?}"
+    );
 }

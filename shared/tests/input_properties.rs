@@ -14,17 +14,16 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::Value;
 use uuid::Uuid;
-use yebolink_shared::account::{DisplayName, Email, Password};
-use yebolink_shared::config::Config;
-use yebolink_shared::cursor::{decode_cursor, encode_cursor};
-use yebolink_shared::error::ApiError;
-use yebolink_shared::ids::{MessageId, UserId, WorkspaceId};
-use yebolink_shared::jwt::{InvalidToken, JwtKeys, UserClaims};
-use yebolink_shared::keys::ApiKeySecret;
-use yebolink_shared::message::{is_e164, sms_segments};
-use yebolink_shared::request::{json_object, MAX_BODY_BYTES};
-use yebolink_shared::scopes::{Scope, Scopes, ScopesError};
-use yebolink_shared::timestamp::Timestamp;
+use yebolink_shared::domain::account::{DisplayName, Email, Password};
+use yebolink_shared::domain::ids::{MessageId, UserId, WorkspaceId};
+use yebolink_shared::domain::keys::ApiKeySecret;
+use yebolink_shared::domain::message::{is_e164, sms_segments};
+use yebolink_shared::domain::scopes::{Scope, Scopes, ScopesError};
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::http::cursor::{decode_cursor, encode_cursor};
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::request::{json_object, MAX_BODY_BYTES};
+use yebolink_shared::services::jwt::{InvalidToken, JwtKeys, TokenSettings, UserClaims};
 
 // ---- strategies --------------------------------------------------------------------------------
 
@@ -59,11 +58,12 @@ fn well_formed_key() -> impl Strategy<Value = String> {
 }
 
 fn jwt_keys(secret: &[u8], issuer: &str, audience: &str, ttl: i64) -> JwtKeys {
-    let mut config = Config::from_lookup(|k| (k == "TABLE_NAME").then(|| "t".into())).unwrap();
-    config.jwt_issuer = issuer.into();
-    config.jwt_audience = audience.into();
-    config.jwt_ttl_seconds = ttl;
-    JwtKeys::new(secret, &config)
+    let settings = TokenSettings {
+        issuer: issuer.into(),
+        audience: audience.into(),
+        ttl_seconds: ttl,
+    };
+    JwtKeys::new(secret, &settings)
 }
 
 const SECRET: &[u8] = b"property-test-secret-property-test-secret";

@@ -8,17 +8,28 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
-use yebolink_shared::account::{DisplayName, Email};
-use yebolink_shared::audit::{AuditEventType, Target};
-use yebolink_shared::ids::{KeyId, MessageId, UserId, WorkspaceId};
-use yebolink_shared::keys::ApiKeySecret;
-use yebolink_shared::message::Channel;
-use yebolink_shared::scopes::Scopes;
-use yebolink_shared::store::table::create_table;
-use yebolink_shared::store::*;
+use yebolink_shared::domain::account::*;
+use yebolink_shared::domain::account::{DisplayName, Email};
+use yebolink_shared::domain::api_key::*;
+use yebolink_shared::domain::audit::{AuditEventType, Target};
+use yebolink_shared::domain::ids::{KeyId, MessageId, UserId, WorkspaceId};
+use yebolink_shared::domain::keys::ApiKeySecret;
+use yebolink_shared::domain::message::Channel;
+use yebolink_shared::domain::message::*;
+use yebolink_shared::domain::scopes::Scopes;
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::domain::usage::*;
+use yebolink_shared::services::usage::*;
+use yebolink_shared::storage::accounts::*;
+use yebolink_shared::storage::counters::*;
+use yebolink_shared::storage::dynamo::DynamoStore;
+use yebolink_shared::storage::error::StoreError;
+use yebolink_shared::storage::keys::*;
+use yebolink_shared::storage::memory::MemoryStore;
+use yebolink_shared::storage::messages::*;
+use yebolink_shared::storage::table::create_table;
+use yebolink_shared::storage::traits::*;
 use yebolink_shared::testing::{created_event, deactivated_event, event, registered_event};
-use yebolink_shared::timestamp::Timestamp;
-use yebolink_shared::usage::*;
 
 fn dynamo_client() -> aws_sdk_dynamodb::Client {
     let endpoint = std::env::var("DYNAMODB_TEST_ENDPOINT").expect(

@@ -3,7 +3,7 @@
 //! keeps the data, against the stack's local DynamoDB (`YEBOLINK_DYNAMODB_ENDPOINT`,
 //! `YEBOLINK_TABLE`); it is `#[ignore]`d otherwise.
 //!
-//! Pairs checked (README "Data model"): key item `WS#/KEY#` and lookup item `KEYHASH#` both ways,
+//! Pairs checked (docs/architecture.md, "Data model"): key item `WS#/KEY#` and lookup item `KEYHASH#` both ways,
 //! with the same key id, workspace, scopes and `is_active`; email claim -> workspace and user,
 //! and every workspace and user back to a claim; idempotency record -> the message it names.
 

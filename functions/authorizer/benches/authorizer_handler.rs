@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use criterion::{criterion_group, criterion_main, Criterion};
-use yebolink_shared::ids::{UserId, WorkspaceId};
-use yebolink_shared::scopes::Scopes;
+use yebolink_shared::domain::ids::{UserId, WorkspaceId};
+use yebolink_shared::domain::scopes::Scopes;
+use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::testing::{app, seed_key};
-use yebolink_shared::timestamp::Timestamp;
 
 // `clippy --all-targets` checks benches with cfg(test), which brings in the handler's unit
 // tests (not run here): hence unused_imports.

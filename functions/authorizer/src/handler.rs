@@ -11,10 +11,12 @@ use aws_lambda_events::apigw::{
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::Value;
-use yebolink_shared::auth::{context_for, decide_from, parse_ip, Credential, Principal};
-use yebolink_shared::store::Store;
-use yebolink_shared::timestamp::Timestamp;
-use yebolink_shared::{ApiError, App};
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::auth::{parse_ip, presented};
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::services::auth::{context_for, decide_from, AuthError, Credential, Principal};
+use yebolink_shared::storage::Store;
 
 /// API Gateway's REST authorizer answer, with the context as a JSON map of strings.
 pub type AuthorizerResponse = ApiGatewayCustomAuthorizerResponse<HashMap<String, Value>>;
@@ -46,7 +48,7 @@ pub async fn handle<S: Store>(
     match decide_from(
         &app.store,
         app.jwt.as_ref(),
-        &event.headers,
+        presented(&event.headers),
         credential,
         Timestamp::now(),
         source_ip.as_deref(),
@@ -54,11 +56,11 @@ pub async fn handle<S: Store>(
     .await
     {
         Ok(principal) => Ok(allow(&principal, method_arn)),
-        Err(ApiError::ServiceUnavailable) => {
-            tracing::error!("denying: key store unavailable");
+        Err(AuthError::Unavailable(err)) => {
+            tracing::error!(error = %err, "denying: key store unavailable");
             Err(StoreUnavailable)
         }
-        Err(denial) => Ok(deny(&denial, method_arn)),
+        Err(denial) => Ok(deny(&denial.into(), method_arn)),
     }
 }
 
@@ -113,9 +115,10 @@ fn deny(denial: &ApiError, method_arn: String) -> AuthorizerResponse {
 mod tests {
     use super::*;
     use serde_json::json;
-    use yebolink_shared::ids::{UserId, WorkspaceId};
-    use yebolink_shared::scopes::Scopes;
-    use yebolink_shared::store::MemoryStore;
+    use yebolink_shared::domain::ids::{UserId, WorkspaceId};
+    use yebolink_shared::domain::scopes::Scopes;
+    use yebolink_shared::storage::memory::MemoryStore;
+    use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{app, deactivated_event, seed_key};
 
     const MESSAGES: &str = include_str!("../tests/fixtures/messages-request.json");
@@ -220,7 +223,7 @@ mod tests {
 
     #[tokio::test]
     async fn expired_alg_none_wrong_audience_and_api_keys_are_denied_on_management_routes() {
-        let mut app = app();
+        let app = app();
         let (secret, _) = seed_key(&app.store, WorkspaceId::new(), Scopes::all()).await;
         let jwt = app.jwt.clone().unwrap();
         let expired = jwt
@@ -234,10 +237,11 @@ mod tests {
             "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
             expired.split('.').nth(1).unwrap()
         );
-        app.config.jwt_audience = "another-api".into();
-        let other_audience = yebolink_shared::jwt::JwtKeys::new(
+        let mut settings = yebolink_shared::testing::config().tokens;
+        settings.audience = "another-api".into();
+        let other_audience = yebolink_shared::services::jwt::JwtKeys::new(
             yebolink_shared::testing::TEST_JWT_SECRET,
-            &app.config,
+            &settings,
         )
         .issue(UserId::new(), WorkspaceId::new(), Timestamp::now())
         .unwrap();

@@ -4,8 +4,8 @@
 
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use yebolink_shared::response::failure;
-use yebolink_shared::ApiError;
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::response::failure;
 
 /// Scripts, styles, images and API calls from this origin only; no inline script or style,
 /// no plugins, no `<base>`, no form navigation (every form is handled by the script, so a

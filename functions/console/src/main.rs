@@ -1,18 +1,11 @@
 //! Lambda entry point for the web console (`GET /`, `/console.js`, `/console.css`,
 //! `/favicon.svg`): wiring only. It reads no configuration and touches no database.
 
-use std::convert::Infallible;
-
-use lambda_http::{run, service_fn, Error};
-use yebolink_shared::app::init_logging;
+use yebolink_shared::bootstrap::serve::{serve_pages, Error};
 
 mod handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    init_logging();
-    run(service_fn(|req| async move {
-        Ok::<_, Infallible>(handler::handle(&req))
-    }))
-    .await
+    serve_pages(handler::handle).await
 }

@@ -6,17 +6,22 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::account::DisplayName;
-use yebolink_shared::audit::{Actor, AuditEvent, AuditEventType, Target};
-use yebolink_shared::auth::authenticate_user;
-use yebolink_shared::ids::KeyId;
-use yebolink_shared::keys::{generate_secret, parse_key_expiry};
-use yebolink_shared::request::json_object;
-use yebolink_shared::response::respond;
-use yebolink_shared::scopes::{Scopes, ScopesError};
-use yebolink_shared::store::{ApiKeyRecord, KeyCreated, Store};
-use yebolink_shared::timestamp::Timestamp;
-use yebolink_shared::{views, ApiError, App};
+use yebolink_shared::domain::account::DisplayName;
+use yebolink_shared::domain::api_key::ApiKeyRecord;
+use yebolink_shared::domain::audit::{Actor, AuditEventType, Target};
+use yebolink_shared::domain::ids::KeyId;
+use yebolink_shared::domain::keys::{parse_key_expiry, ApiKeySecret};
+use yebolink_shared::domain::scopes::{Scopes, ScopesError};
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::audit::event_for_request;
+use yebolink_shared::http::auth::authenticate_user;
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::request::json_object;
+use yebolink_shared::http::response::respond;
+use yebolink_shared::http::views;
+use yebolink_shared::storage::keys::KeyCreated;
+use yebolink_shared::storage::Store;
 
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     respond(create_api_key(app, &req).await)
@@ -46,7 +51,7 @@ async fn create_api_key<S: Store>(
         .transpose()
         .map_err(|problem| ApiError::field("expires_at", problem))?;
 
-    let secret = generate_secret()?;
+    let secret = ApiKeySecret::generate()?;
     let key = ApiKeyRecord {
         id: KeyId::new(),
         workspace_id: user.workspace_id,
@@ -62,8 +67,8 @@ async fn create_api_key<S: Store>(
         rotated_from: None,
         last_used_ip: None,
     };
-    let created = AuditEvent::for_request(
-        &app.config,
+    let created = event_for_request(
+        &app.limits,
         req,
         AuditEventType::ApiKeyCreated,
         Actor::User { id: user.user_id },
@@ -71,7 +76,7 @@ async fn create_api_key<S: Store>(
         json!({ "name": key.name, "scopes": key.scopes, "expires_at": key.expires_at }),
         now,
     );
-    let limit = app.config.workspace_key_limit;
+    let limit = app.limits.workspace_key_limit;
     if app.store.create_api_key(&key, limit, &created).await? == KeyCreated::LimitReached {
         return Err(ApiError::KeyLimitReached { limit });
     }
@@ -85,9 +90,10 @@ async fn create_api_key<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yebolink_shared::auth::{verify_api_key, Principal};
-    use yebolink_shared::keys::ApiKeySecret;
-    use yebolink_shared::store::KeyStatus;
+    use yebolink_shared::domain::api_key::KeyStatus;
+    use yebolink_shared::domain::keys::ApiKeySecret;
+    use yebolink_shared::services::auth::{verify_api_key, AuthError, Principal};
+    use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{
         app, assert_error, authorized, body_json, deactivated_event, key_caller, request, user,
     };
@@ -165,7 +171,7 @@ mod tests {
     #[tokio::test]
     async fn a_workspace_past_its_key_limit_gets_a_409_until_it_deactivates_one() {
         let mut app = app();
-        app.config.workspace_key_limit = 2;
+        app.limits.workspace_key_limit = 2;
         let owner = Principal::User(user());
         let mut ids = Vec::new();
         for _ in 0..2 {
@@ -218,7 +224,7 @@ mod tests {
         let key = data["key"].as_str().unwrap();
         let at = |t: Timestamp| verify_api_key(&app.store, key, t);
         assert!(at(expiry.plus_seconds(-1)).await.is_ok());
-        assert_eq!(at(expiry).await.err(), Some(ApiError::InvalidApiKey));
+        assert!(matches!(at(expiry).await, Err(AuthError::InvalidApiKey)));
         let stored = &app.store.list_api_keys(owner.workspace_id).await.unwrap()[0];
         assert_eq!(stored.status(expiry), KeyStatus::Expired);
         assert_eq!(views::api_key(stored, expiry)["is_active"], false);

@@ -4,14 +4,18 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::audit::{Actor, AuditEvent, AuditEventType, Target};
-use yebolink_shared::auth::authenticate_user;
-use yebolink_shared::ids::KeyId;
-use yebolink_shared::request::path_id;
-use yebolink_shared::response::respond;
-use yebolink_shared::store::{ApiKeyRecord, Deactivation, Store};
-use yebolink_shared::timestamp::Timestamp;
-use yebolink_shared::{ApiError, App};
+use yebolink_shared::domain::api_key::ApiKeyRecord;
+use yebolink_shared::domain::audit::{Actor, AuditEventType, Target};
+use yebolink_shared::domain::ids::KeyId;
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::audit::event_for_request;
+use yebolink_shared::http::auth::authenticate_user;
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::request::path_id;
+use yebolink_shared::http::response::respond;
+use yebolink_shared::storage::keys::Deactivation;
+use yebolink_shared::storage::Store;
 
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     respond(deactivate_api_key(app, &req).await)
@@ -24,8 +28,8 @@ async fn deactivate_api_key<S: Store>(
     let user = authenticate_user(app, req).await?;
     let key_id: KeyId = path_id(req, "id")?;
     let deactivated = |key: &ApiKeyRecord| {
-        AuditEvent::for_request(
-            &app.config,
+        event_for_request(
+            &app.limits,
             req,
             AuditEventType::ApiKeyDeactivated,
             Actor::User { id: user.user_id },
@@ -55,8 +59,9 @@ mod tests {
     use super::*;
     use lambda_http::RequestExt;
     use std::collections::HashMap;
-    use yebolink_shared::auth::{verify_api_key, Principal};
-    use yebolink_shared::scopes::Scopes;
+    use yebolink_shared::domain::scopes::Scopes;
+    use yebolink_shared::services::auth::{verify_api_key, AuthError, Principal};
+    use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{
         app, assert_error, authorized, body_json, request, seed_key, user,
     };
@@ -87,12 +92,10 @@ mod tests {
                 "API key deactivated successfully"
             );
         }
-        assert_eq!(
-            verify_api_key(&app.store, &secret, Timestamp::now())
-                .await
-                .err(),
-            Some(ApiError::InvalidApiKey)
-        );
+        assert!(matches!(
+            verify_api_key(&app.store, &secret, Timestamp::now()).await,
+            Err(AuthError::InvalidApiKey)
+        ));
         let listed = app.store.list_api_keys(owner.workspace_id).await.unwrap();
         assert!(!listed[0].is_active);
     }

@@ -1,19 +1,10 @@
 //! Lambda entry point for `DELETE /api/v1/api-keys/{id}`: wiring only.
 
-use std::convert::Infallible;
-
-use lambda_http::{run, service_fn, Error};
-use yebolink_shared::app::{coldstart_mark, init_logging, App};
+use yebolink_shared::bootstrap::serve::{serve_http, Cold, Error};
 
 mod handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    coldstart_mark("main");
-    init_logging();
-    let app = App::from_env().await?;
-    run(service_fn(|req| async {
-        Ok::<_, Infallible>(handler::handle(&app, req).await)
-    }))
-    .await
+    serve_http(Cold::STORE, handler::handle).await
 }

@@ -3,21 +3,23 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
-use yebolink_shared::auth::KeyCaller;
-use yebolink_shared::ids::MessageId;
-use yebolink_shared::ratelimit::admit_alongside;
-use yebolink_shared::request::path_id;
-use yebolink_shared::response::respond;
-use yebolink_shared::scopes::Scope;
-use yebolink_shared::store::Store;
-use yebolink_shared::{views, ApiError, App};
+use yebolink_shared::domain::ids::MessageId;
+use yebolink_shared::domain::scopes::Scope;
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::gate::{admit_alongside, with_quota};
+use yebolink_shared::http::request::path_id;
+use yebolink_shared::http::response::respond;
+use yebolink_shared::http::views;
+use yebolink_shared::services::auth::KeyCaller;
+use yebolink_shared::storage::Store;
 
 /// The read has no side effect, so it runs beside the rate-limit counters
-/// (`ratelimit::admit_alongside`): a refusal discards it and is the answer.
+/// (`http::gate::admit_alongside`): a refusal discards it and is the answer.
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     let read = async |key: &KeyCaller| get_message(app, &req, key).await;
     match admit_alongside(app, &req, Scope::ReadMessages, read).await {
-        Ok((quota, result)) => quota.stamp(respond(result)),
+        Ok((quota, result)) => with_quota(quota, respond(result)),
         Err(refusal) => refusal,
     }
 }
@@ -41,13 +43,14 @@ mod tests {
     use super::*;
     use lambda_http::RequestExt;
     use std::collections::HashMap;
-    use yebolink_shared::auth::Principal;
-    use yebolink_shared::ids::WorkspaceId;
-    use yebolink_shared::message::Channel;
-    use yebolink_shared::scopes::Scopes;
-    use yebolink_shared::store::MessageRecord;
+    use yebolink_shared::domain::ids::WorkspaceId;
+    use yebolink_shared::domain::message::Channel;
+    use yebolink_shared::domain::message::MessageRecord;
+    use yebolink_shared::domain::scopes::Scopes;
+    use yebolink_shared::domain::timestamp::Timestamp;
+    use yebolink_shared::services::auth::Principal;
+    use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{app, assert_error, authorized, body_json, key_caller, request};
-    use yebolink_shared::timestamp::Timestamp;
 
     fn get(key: &KeyCaller, id: &str) -> Request {
         authorized(
@@ -110,7 +113,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_over_the_limit_is_refused_although_its_read_would_succeed() {
         let mut app = app();
-        app.config.rate_limit_per_minute = 1;
+        app.limits.rate_limit_per_minute = 1;
         let owner = key_caller(WorkspaceId::new(), Scopes::all());
         let id = MessageId::new().to_string();
         assert_error(&handle(&app, get(&owner, &id)).await, 404, "not_found");

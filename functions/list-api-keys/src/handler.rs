@@ -4,11 +4,13 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::auth::authenticate_user;
-use yebolink_shared::response::respond;
-use yebolink_shared::store::Store;
-use yebolink_shared::timestamp::Timestamp;
-use yebolink_shared::{views, ApiError, App};
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::auth::authenticate_user;
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::response::respond;
+use yebolink_shared::http::views;
+use yebolink_shared::storage::Store;
 
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     respond(list_api_keys(app, &req).await)
@@ -28,8 +30,8 @@ async fn list_api_keys<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yebolink_shared::auth::Principal;
-    use yebolink_shared::scopes::Scopes;
+    use yebolink_shared::domain::scopes::Scopes;
+    use yebolink_shared::services::auth::Principal;
     use yebolink_shared::testing::{
         app, assert_error, authorized, body_json, request, seed_key, user,
     };

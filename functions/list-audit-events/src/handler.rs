@@ -5,14 +5,15 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::audit::AuditEventType;
-use yebolink_shared::auth::authenticate_user;
-use yebolink_shared::cursor::{decode_cursor, encode_cursor};
-use yebolink_shared::ids::AuditEventId;
-use yebolink_shared::request::{page_limit, query_param};
-use yebolink_shared::response::respond;
-use yebolink_shared::store::Store;
-use yebolink_shared::{ApiError, App};
+use yebolink_shared::domain::audit::AuditEventType;
+use yebolink_shared::domain::ids::AuditEventId;
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::auth::authenticate_user;
+use yebolink_shared::http::cursor::{decode_cursor, encode_cursor};
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::request::{page_limit, query_param};
+use yebolink_shared::http::response::respond;
+use yebolink_shared::storage::Store;
 
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     respond(list_audit_events(app, &req).await)
@@ -52,8 +53,9 @@ mod tests {
     use super::*;
     use lambda_http::RequestExt;
     use std::collections::HashMap;
-    use yebolink_shared::auth::{Principal, UserCaller};
-    use yebolink_shared::scopes::Scopes;
+    use yebolink_shared::domain::scopes::Scopes;
+    use yebolink_shared::services::auth::{Principal, UserCaller};
+    use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{
         app, assert_error, authorized, body_json, deactivated_event, request, seed_key, user,
     };

@@ -5,21 +5,23 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::auth::KeyCaller;
-use yebolink_shared::cursor::{decode_cursor, encode_cursor};
-use yebolink_shared::ratelimit::admit_alongside;
-use yebolink_shared::request::{page_limit, query_param};
-use yebolink_shared::response::respond;
-use yebolink_shared::scopes::Scope;
-use yebolink_shared::store::Store;
-use yebolink_shared::{views, ApiError, App};
+use yebolink_shared::domain::scopes::Scope;
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::cursor::{decode_cursor, encode_cursor};
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::gate::{admit_alongside, with_quota};
+use yebolink_shared::http::request::{page_limit, query_param};
+use yebolink_shared::http::response::respond;
+use yebolink_shared::http::views;
+use yebolink_shared::services::auth::KeyCaller;
+use yebolink_shared::storage::Store;
 
 /// The read has no side effect, so it runs beside the rate-limit counters
-/// (`ratelimit::admit_alongside`): a refusal discards it and is the answer.
+/// (`http::gate::admit_alongside`): a refusal discards it and is the answer.
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     let read = async |key: &KeyCaller| list_messages(app, &req, key).await;
     match admit_alongside(app, &req, Scope::ReadMessages, read).await {
-        Ok((quota, result)) => quota.stamp(respond(result)),
+        Ok((quota, result)) => with_quota(quota, respond(result)),
         Err(refusal) => refusal,
     }
 }
@@ -53,13 +55,13 @@ mod tests {
     use super::*;
     use lambda_http::RequestExt;
     use std::collections::HashMap;
-    use yebolink_shared::auth::Principal;
-    use yebolink_shared::ids::{MessageId, WorkspaceId};
-    use yebolink_shared::message::Channel;
-    use yebolink_shared::scopes::Scopes;
-    use yebolink_shared::store::MessageRecord;
+    use yebolink_shared::domain::ids::{MessageId, WorkspaceId};
+    use yebolink_shared::domain::message::Channel;
+    use yebolink_shared::domain::message::MessageRecord;
+    use yebolink_shared::domain::scopes::Scopes;
+    use yebolink_shared::domain::timestamp::Timestamp;
+    use yebolink_shared::services::auth::Principal;
     use yebolink_shared::testing::{app, assert_error, authorized, body_json, key_caller, request};
-    use yebolink_shared::timestamp::Timestamp;
 
     fn list(key: &KeyCaller, query: &[(&str, &str)]) -> Request {
         let params: HashMap<String, String> = query
@@ -100,7 +102,7 @@ mod tests {
     #[tokio::test]
     async fn pages_walk_all_messages_newest_first_and_end_with_a_null_cursor() {
         let mut app = app();
-        app.config.rate_limit_per_minute = 100;
+        app.limits.rate_limit_per_minute = 100;
         let key = key_caller(WorkspaceId::new(), Scopes::all());
         let mut expected = seed_messages(&app.store, &key, 5).await;
         expected.reverse();
@@ -140,7 +142,7 @@ mod tests {
     #[tokio::test]
     async fn bad_limits_and_garbage_cursors_are_400s() {
         let mut app = app();
-        app.config.rate_limit_per_minute = 100;
+        app.limits.rate_limit_per_minute = 100;
         let key = key_caller(WorkspaceId::new(), Scopes::all());
         for query in [
             [("limit", "0")],
@@ -181,7 +183,7 @@ mod tests {
     #[tokio::test]
     async fn over_the_limit_the_refusal_wins_over_the_pages_own_answer() {
         let mut app = app();
-        app.config.rate_limit_per_minute = 1;
+        app.limits.rate_limit_per_minute = 1;
         let key = key_caller(WorkspaceId::new(), Scopes::all());
         let garbage = [("cursor", "!!!")];
         assert_error(

@@ -15,16 +15,22 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::account::Email;
-use yebolink_shared::audit::{Actor, AuditEvent, AuditEventType, Target};
-use yebolink_shared::auth::client_source;
-use yebolink_shared::password::{verify_against_dummy, verify_password};
-use yebolink_shared::ratelimit::{admit_source, seconds_until, window, LOGIN_WINDOW_SECONDS};
-use yebolink_shared::request::json_object;
-use yebolink_shared::response::{failure, respond};
-use yebolink_shared::store::{Counter, Store, UserCredentials};
-use yebolink_shared::timestamp::Timestamp;
-use yebolink_shared::{views, ApiError, App};
+use yebolink_shared::domain::account::Email;
+use yebolink_shared::domain::account::UserCredentials;
+use yebolink_shared::domain::audit::{Actor, AuditEvent, AuditEventType, Target};
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::domain::window::{seconds_until, window, LOGIN_WINDOW_SECONDS};
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::audit::event_for_request;
+use yebolink_shared::http::auth::client_source;
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::gate::admit_source;
+use yebolink_shared::http::request::json_object;
+use yebolink_shared::http::response::{failure, respond};
+use yebolink_shared::http::views;
+use yebolink_shared::services::password::{verify_against_dummy, verify_password};
+use yebolink_shared::storage::counters::Counter;
+use yebolink_shared::storage::Store;
 
 /// Login attempts allowed per email from one source address in one window.
 pub const MAX_FAILED_LOGINS: u64 = 10;
@@ -41,7 +47,7 @@ pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     if let Err(refusal) = admit_source(
         app,
         Counter::LoginsFromSource(&source),
-        app.config.login_limit_per_ip_per_15_min,
+        app.limits.login_limit_per_ip_per_15_min,
         LOGIN_WINDOW_SECONDS,
     )
     .await
@@ -133,8 +139,8 @@ fn login_event<S>(
     user: &UserCredentials,
     now: Timestamp,
 ) -> AuditEvent {
-    AuditEvent::for_request(
-        &app.config,
+    event_for_request(
+        &app.limits,
         req,
         event_type,
         Actor::User { id: user.user_id },
@@ -148,13 +154,15 @@ fn login_event<S>(
 mod tests {
     use super::*;
     use serde_json::json;
-    use yebolink_shared::account::{DisplayName, Password};
-    use yebolink_shared::ids::{UserId, WorkspaceId};
+    use yebolink_shared::domain::account::NewAccount;
+    use yebolink_shared::domain::account::{DisplayName, Password};
+    use yebolink_shared::domain::ids::{UserId, WorkspaceId};
     use yebolink_shared::lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
     use yebolink_shared::lambda_http::request::RequestContext;
     use yebolink_shared::lambda_http::RequestExt;
-    use yebolink_shared::password::hash_password;
-    use yebolink_shared::store::{MemoryStore, NewAccount};
+    use yebolink_shared::services::password::hash_password;
+    use yebolink_shared::storage::memory::MemoryStore;
+    use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{app, assert_error, body_json, registered_event, request};
 
     async fn with_owner(email: &str, password: &str) -> App<MemoryStore> {
@@ -328,7 +336,7 @@ mod tests {
     #[tokio::test]
     async fn logins_past_the_per_source_limit_are_refused_with_rate_limit_headers() {
         let mut app = with_owner("owner@acme.io", "correct horse battery").await;
-        app.config.login_limit_per_ip_per_15_min = 3;
+        app.limits.login_limit_per_ip_per_15_min = 3;
         for _ in 0..3 {
             let reply = handle(&app, login_request("nobody@acme.io", "whatever pass")).await;
             assert_error(&reply, 401, "invalid_credentials");

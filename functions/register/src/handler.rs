@@ -5,17 +5,24 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::account::{DisplayName, Email, Password};
-use yebolink_shared::audit::{Actor, AuditEvent, AuditEventType, Target};
-use yebolink_shared::auth::client_source;
-use yebolink_shared::ids::{UserId, WorkspaceId};
-use yebolink_shared::password::hash_password;
-use yebolink_shared::ratelimit::{admit_source, REGISTER_WINDOW_SECONDS};
-use yebolink_shared::request::json_object;
-use yebolink_shared::response::{failure, respond};
-use yebolink_shared::store::{AccountCreated, Counter, NewAccount, Store};
-use yebolink_shared::timestamp::Timestamp;
-use yebolink_shared::{views, ApiError, App};
+use yebolink_shared::domain::account::NewAccount;
+use yebolink_shared::domain::account::{DisplayName, Email, Password};
+use yebolink_shared::domain::audit::{Actor, AuditEventType, Target};
+use yebolink_shared::domain::ids::{UserId, WorkspaceId};
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::domain::window::REGISTER_WINDOW_SECONDS;
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::audit::event_for_request;
+use yebolink_shared::http::auth::client_source;
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::gate::admit_source;
+use yebolink_shared::http::request::json_object;
+use yebolink_shared::http::response::{failure, respond};
+use yebolink_shared::http::views;
+use yebolink_shared::services::password::hash_password;
+use yebolink_shared::storage::accounts::AccountCreated;
+use yebolink_shared::storage::counters::Counter;
+use yebolink_shared::storage::Store;
 
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     // Malformed requests are refused before anything is counted: they cost no write.
@@ -27,7 +34,7 @@ pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     if let Err(refusal) = admit_source(
         app,
         Counter::RegistrationsFromSource(&source),
-        app.config.register_limit_per_ip_per_hour,
+        app.limits.register_limit_per_ip_per_hour,
         REGISTER_WINDOW_SECONDS,
     )
     .await
@@ -69,8 +76,8 @@ async fn register<S: Store>(
         password_hash: hash_password(&password).map_err(|_| ApiError::Internal)?,
         created_at: now,
     };
-    let registered = AuditEvent::for_request(
-        &app.config,
+    let registered = event_for_request(
+        &app.limits,
         req,
         AuditEventType::UserRegistered,
         Actor::User {
@@ -103,6 +110,7 @@ async fn register<S: Store>(
 mod tests {
     use super::*;
     use serde_json::json;
+    use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{app, assert_error, body_json, request};
 
     fn register_request(body: Value) -> Request {
@@ -186,7 +194,7 @@ mod tests {
     #[tokio::test]
     async fn registrations_past_the_per_source_limit_are_refused_with_rate_limit_headers() {
         let mut app = app();
-        app.config.register_limit_per_ip_per_hour = 2;
+        app.limits.register_limit_per_ip_per_hour = 2;
         for i in 0..2 {
             let reply = handle(&app, register_request(valid_body(&format!("o{i}@acme.io")))).await;
             assert_eq!(reply.status(), 201);
@@ -212,7 +220,7 @@ mod tests {
     #[tokio::test]
     async fn invalid_registrations_are_not_counted() {
         let mut app = app();
-        app.config.register_limit_per_ip_per_hour = 1;
+        app.limits.register_limit_per_ip_per_hour = 1;
         for _ in 0..3 {
             let reply = handle(&app, register_request(json!({"email": "x"}))).await;
             assert_error(&reply, 400, "validation_error");

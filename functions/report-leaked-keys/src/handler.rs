@@ -7,12 +7,14 @@ use std::time::Instant;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use yebolink_shared::audit::RequestOrigin;
-use yebolink_shared::leaks::{parse_reports, process_reports, LeakLabel, LeakVerdict};
-use yebolink_shared::request::MAX_BODY_BYTES;
-use yebolink_shared::response::{bare_json, failure};
-use yebolink_shared::store::Store;
-use yebolink_shared::{ApiError, App};
+use yebolink_shared::domain::leak::{parse_reports, LeakLabel, LeakVerdict};
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::audit::origin_of;
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::request::MAX_BODY_BYTES;
+use yebolink_shared::http::response::{bare_json, failure};
+use yebolink_shared::services::leaks::process_reports;
+use yebolink_shared::storage::Store;
 
 use crate::key_source::{FetchKeys, KeySource};
 use crate::signature::SignatureHeaders;
@@ -45,8 +47,8 @@ async fn report_leaked_keys<S: Store, F: FetchKeys>(
     let verdicts = process_reports(
         &app.store,
         &reports,
-        &RequestOrigin::of(req),
-        app.config.audit_retention_days,
+        &origin_of(req),
+        app.limits.audit_retention_days,
     )
     .await?;
     let ours = verdicts
@@ -70,11 +72,11 @@ mod tests {
     use lambda_http::http::HeaderMap;
     use serde_json::{json, Value};
     use sha2::{Digest, Sha256};
-    use yebolink_shared::auth::verify_api_key;
-    use yebolink_shared::scopes::Scopes;
-    use yebolink_shared::store::MemoryStore;
+    use yebolink_shared::domain::scopes::Scopes;
+    use yebolink_shared::domain::timestamp::Timestamp;
+    use yebolink_shared::services::auth::verify_api_key;
+    use yebolink_shared::storage::memory::MemoryStore;
     use yebolink_shared::testing::{app, assert_error, body_json, seed_key, user};
-    use yebolink_shared::timestamp::Timestamp;
 
     /// Never called: the tests use the fixed source, as local development does.
     struct NoNetwork;

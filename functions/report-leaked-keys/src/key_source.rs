@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use yebolink_shared::ApiError;
+use yebolink_shared::http::error::ApiError;
 
 use crate::signature::{PublicKeys, SignatureHeaders};
 

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use lambda_http::http::HeaderMap;
 use serde::Deserialize;
-use yebolink_shared::ApiError;
+use yebolink_shared::http::error::ApiError;
 
 pub const KEY_IDENTIFIER_HEADER: &str = "github-public-key-identifier";
 pub const SIGNATURE_HEADER: &str = "github-public-key-signature";

@@ -7,15 +7,20 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::audit::{Actor, AuditEvent, AuditEventType, Target};
-use yebolink_shared::auth::authenticate_user;
-use yebolink_shared::ids::KeyId;
-use yebolink_shared::keys::generate_secret;
-use yebolink_shared::request::{optional_json_object, path_id};
-use yebolink_shared::response::respond;
-use yebolink_shared::store::{ApiKeyRecord, KeyStatus, Rotated, Rotation, Store};
-use yebolink_shared::timestamp::Timestamp;
-use yebolink_shared::{views, ApiError, App};
+use yebolink_shared::domain::api_key::{ApiKeyRecord, KeyStatus};
+use yebolink_shared::domain::audit::{Actor, AuditEventType, Target};
+use yebolink_shared::domain::ids::KeyId;
+use yebolink_shared::domain::keys::ApiKeySecret;
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::audit::event_for_request;
+use yebolink_shared::http::auth::authenticate_user;
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::request::{optional_json_object, path_id};
+use yebolink_shared::http::response::respond;
+use yebolink_shared::http::views;
+use yebolink_shared::storage::keys::{Rotated, Rotation};
+use yebolink_shared::storage::Store;
 
 pub const DEFAULT_OVERLAP_SECONDS: i64 = 86_400;
 pub const MAX_OVERLAP_SECONDS: i64 = 604_800;
@@ -43,7 +48,7 @@ async fn rotate_api_key<S: Store>(
     if old.status(now) != KeyStatus::Active || old.replaced_by.is_some() {
         return Err(ApiError::KeyNotRotatable);
     }
-    let secret = generate_secret()?;
+    let secret = ApiKeySecret::generate()?;
     let new = ApiKeyRecord {
         id: KeyId::new(),
         key_prefix: secret.prefix(),
@@ -64,8 +69,8 @@ async fn rotate_api_key<S: Store>(
     let old_expires_at = old.expires_at.map_or(now.plus_seconds(overlap), |expiry| {
         expiry.min(now.plus_seconds(overlap))
     });
-    let event = AuditEvent::for_request(
-        &app.config,
+    let event = event_for_request(
+        &app.limits,
         req,
         AuditEventType::ApiKeyRotated,
         Actor::User { id: user.user_id },
@@ -107,9 +112,10 @@ mod tests {
     use super::*;
     use lambda_http::RequestExt;
     use std::collections::HashMap;
-    use yebolink_shared::auth::{verify_api_key, Principal, UserCaller};
-    use yebolink_shared::scopes::Scopes;
-    use yebolink_shared::store::MemoryStore;
+    use yebolink_shared::domain::scopes::Scopes;
+    use yebolink_shared::services::auth::{verify_api_key, Principal, UserCaller};
+    use yebolink_shared::storage::memory::MemoryStore;
+    use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{
         app, assert_error, authorized, body_json, deactivated_event, request, seed_key, user,
     };

@@ -6,25 +6,31 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use yebolink_shared::account::Email;
-use yebolink_shared::auth::KeyCaller;
-use yebolink_shared::ids::MessageId;
-use yebolink_shared::message::{is_e164, sms_segments, Channel, MAX_SUBJECT_CHARS, MAX_TEXT_CHARS};
-use yebolink_shared::ratelimit::admit_then;
-use yebolink_shared::request::{json_object, JsonObject};
-use yebolink_shared::response::{failure, with_json};
-use yebolink_shared::scopes::Scope;
-use yebolink_shared::store::{IdempotencyRecord, MessageRecord, SendOutcome, Store};
-use yebolink_shared::timestamp::Timestamp;
-use yebolink_shared::{views, ApiError, App};
+use yebolink_shared::domain::account::Email;
+use yebolink_shared::domain::ids::MessageId;
+use yebolink_shared::domain::message::{
+    is_e164, sms_segments, Channel, MAX_SUBJECT_CHARS, MAX_TEXT_CHARS,
+};
+use yebolink_shared::domain::message::{IdempotencyRecord, MessageRecord};
+use yebolink_shared::domain::scopes::Scope;
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::gate::{admit_then, with_quota};
+use yebolink_shared::http::request::{json_object, JsonObject};
+use yebolink_shared::http::response::{failure, with_json};
+use yebolink_shared::http::views;
+use yebolink_shared::services::auth::KeyCaller;
+use yebolink_shared::storage::messages::SendOutcome;
+use yebolink_shared::storage::Store;
 
 pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 60 * 60;
 
-/// The write happens only for an admitted request (`ratelimit::admit_then`).
+/// The write happens only for an admitted request (`http::gate::admit_then`).
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     let send = async |key: &KeyCaller| send_message(app, &req, key).await;
     match admit_then(app, &req, Scope::SendMessages, send).await {
-        Ok((quota, result)) => quota.stamp(result.unwrap_or_else(|err| failure(&err))),
+        Ok((quota, result)) => with_quota(quota, result.unwrap_or_else(|err| failure(&err))),
         Err(refusal) => refusal,
     }
 }
@@ -189,9 +195,10 @@ async fn send_message<S: Store>(
 mod tests {
     use super::*;
     use serde_json::Value;
-    use yebolink_shared::auth::Principal;
-    use yebolink_shared::ids::WorkspaceId;
-    use yebolink_shared::scopes::Scopes;
+    use yebolink_shared::domain::ids::WorkspaceId;
+    use yebolink_shared::domain::scopes::Scopes;
+    use yebolink_shared::services::auth::Principal;
+    use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{app, assert_error, authorized, body_json, key_caller, request};
 
     fn send(key: &KeyCaller, body: Value) -> Request {
@@ -229,7 +236,7 @@ mod tests {
     #[tokio::test]
     async fn invalid_messages_are_400s_naming_the_field_and_store_nothing() {
         let mut app = app();
-        app.config.rate_limit_per_minute = 100;
+        app.limits.rate_limit_per_minute = 100;
         let key = key_caller(WorkspaceId::new(), Scopes::all());
         for (field, body) in [
             (

@@ -5,12 +5,16 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::auth::authenticate_user;
-use yebolink_shared::response::respond;
-use yebolink_shared::store::Store;
-use yebolink_shared::timestamp::Timestamp;
-use yebolink_shared::usage::{buckets_view, key_series, may_have_usage, query_range};
-use yebolink_shared::{ApiError, App};
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::domain::usage::may_have_usage;
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::auth::authenticate_user;
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::request::query_range;
+use yebolink_shared::http::response::respond;
+use yebolink_shared::http::views::buckets_view;
+use yebolink_shared::services::usage::key_series;
+use yebolink_shared::storage::Store;
 
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
     respond(workspace_usage(app, &req).await)
@@ -64,8 +68,8 @@ mod tests {
     use super::*;
     use lambda_http::RequestExt;
     use std::collections::HashMap;
-    use yebolink_shared::auth::{Principal, UserCaller};
-    use yebolink_shared::scopes::Scopes;
+    use yebolink_shared::domain::scopes::Scopes;
+    use yebolink_shared::services::auth::{Principal, UserCaller};
     use yebolink_shared::testing::{
         app, assert_error, authorized, body_json, request, seed_key, sends, user,
     };
@@ -84,7 +88,7 @@ mod tests {
     #[tokio::test]
     async fn sums_every_key_and_lists_keys_busiest_first() {
         let mut app = app();
-        app.config.rate_limit_per_minute = 100;
+        app.limits.rate_limit_per_minute = 100;
         let owner = user();
         let mut keys = Vec::new();
         for n in [2, 5, 0] {

@@ -12,13 +12,13 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use lambda_runtime::Error;
 use serde_json::{json, Value};
-use yebolink_shared::ids::MessageId;
-use yebolink_shared::keys::ApiKeySecret;
+use yebolink_shared::domain::ids::MessageId;
+use yebolink_shared::domain::keys::ApiKeySecret;
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::http::gate::{ADMIT_ALONGSIDE_CALLS, ADMIT_THEN_CALLS};
 use yebolink_shared::lambda_http::request::RequestContext;
 use yebolink_shared::lambda_http::{Body, Request, RequestExt, Response};
-use yebolink_shared::ratelimit::{ADMIT_ALONGSIDE_CALLS, ADMIT_THEN_CALLS};
-use yebolink_shared::store::DynamoStore;
-use yebolink_shared::timestamp::Timestamp;
+use yebolink_shared::storage::dynamo::DynamoStore;
 
 /// The warm-up's connections of the function `AWS_LAMBDA_FUNCTION_NAME` names, as its own
 /// `main` asks for.
@@ -57,7 +57,7 @@ pub async fn key_hash_read(store: &DynamoStore, event: Value) -> Result<Value, E
 
 /// A messaging request's calls, by route: the workspace's and the key's rate-limit counters
 /// at once, with get-message's consistent read or list-messages' page query beside them, or
-/// followed by send-message's conditional put (`ratelimit::admit_alongside`, `admit_then`).
+/// followed by send-message's conditional put (`http::gate::admit_alongside`, `admit_then`).
 pub async fn messaging_calls(store: &DynamoStore, req: Request) -> Result<Response<Body>, Error> {
     let Some(RequestContext::ApiGatewayV1(context)) = req.request_context_ref() else {
         return Err("no API Gateway request context".into());

@@ -1,0 +1,13 @@
+//! The HTTP boundary: `ApiError` and the one envelope (`error`, `response`), reading requests
+//! (`request`, `cursor`, `audit`), the caller's identity (`auth`), the rate-limit gate
+//! (`gate`), the views clients see (`views`) and what a handler is handed (`app`).
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cursor;
+pub mod error;
+pub mod gate;
+pub mod request;
+pub mod response;
+pub mod views;

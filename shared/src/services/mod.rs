@@ -1,0 +1,10 @@
+//! Services: what the API does, written over the storage traits and the domain, with no HTTP in
+//! them. The authorizer's decision (`auth`), session tokens (`jwt`), passwords, rate limits,
+//! the usage roll-up and leak processing.
+
+pub mod auth;
+pub mod jwt;
+pub mod leaks;
+pub mod password;
+pub mod ratelimit;
+pub mod usage;

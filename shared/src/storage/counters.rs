@@ -1,0 +1,58 @@
+//! Fixed-window counters: atomic counts per window item, with a TTL, for the per-workspace and
+//! per-source limits (a key's own window is its usage counter, `UsageStore`).
+
+use std::future::Future;
+
+use crate::domain::account::Email;
+use crate::domain::ids::{KeyId, WorkspaceId};
+use crate::domain::timestamp::Timestamp;
+use crate::storage::error::StoreError;
+
+/// A fixed-window counter: what is counted, and for whom. Each is one item per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter<'a> {
+    /// Requests made with one API key.
+    KeyRequests(KeyId),
+    /// Requests made with any key of one workspace.
+    WorkspaceRequests(WorkspaceId),
+    /// Login attempts for one email from one source address.
+    LoginAttempts { email: &'a Email, source: &'a str },
+    /// Login attempts for one email from every source together.
+    LoginAttemptsAllSources(&'a Email),
+    /// Login requests from one source address, whatever the email.
+    LoginsFromSource(&'a str),
+    /// Registrations from one source address.
+    RegistrationsFromSource(&'a str),
+}
+
+impl Counter<'_> {
+    /// The counter's name: the partition key of its items (the window is the sort key).
+    pub fn name(&self) -> String {
+        match self {
+            Counter::KeyRequests(key) => format!("RATE#{key}"),
+            Counter::WorkspaceRequests(ws) => format!("RATE#WS#{ws}"),
+            // The source first: it never contains '#', so no email can forge another name.
+            Counter::LoginAttempts { email, source } => {
+                format!("LOGINSRC#{source}#{}", email.as_str())
+            }
+            Counter::LoginAttemptsAllSources(email) => format!("LOGIN#{}", email.as_str()),
+            Counter::LoginsFromSource(source) => format!("SRC#{source}#LOGIN"),
+            Counter::RegistrationsFromSource(source) => format!("SRC#{source}#REGISTER"),
+        }
+    }
+}
+
+pub trait CounterStore: Send + Sync {
+    fn count(
+        &self,
+        counter: Counter<'_>,
+        window_start: Timestamp,
+        expires_at: Timestamp,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    fn uncount(
+        &self,
+        counter: Counter<'_>,
+        window_start: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

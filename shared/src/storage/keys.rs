@@ -1,0 +1,91 @@
+//! API keys: the key item and its hash lookup item, always written together, with the audit
+//! event of each change in the same transaction.
+
+use std::future::Future;
+
+use crate::domain::api_key::{ApiKeyRecord, KeyLookup};
+use crate::domain::audit::AuditEvent;
+use crate::domain::ids::{KeyId, WorkspaceId};
+use crate::domain::keys::KeyHash;
+use crate::domain::timestamp::Timestamp;
+use crate::storage::error::StoreError;
+
+/// Whether `create_api_key` stored the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCreated {
+    Created,
+    /// The workspace already has `cap` active keys; nothing was written.
+    LimitReached,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deactivation {
+    Deactivated,
+    AlreadyInactive,
+    NotFound,
+}
+
+/// A rotation, as `rotate_api_key` is asked to write it.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The key being replaced, as the caller read it.
+    pub old: ApiKeyRecord,
+    /// When the old key stops working (the end of the overlap).
+    pub old_expires_at: Timestamp,
+    /// The replacement, `rotated_from` set.
+    pub new: ApiKeyRecord,
+    pub event: AuditEvent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotated {
+    Rotated,
+    /// The old key was deactivated, expired or replaced meanwhile; nothing was written.
+    NotRotatable,
+}
+
+pub trait KeyStore: Send + Sync {
+    fn create_api_key(
+        &self,
+        key: &ApiKeyRecord,
+        cap: u64,
+        event: &AuditEvent,
+    ) -> impl Future<Output = Result<KeyCreated, StoreError>> + Send;
+
+    fn get_api_key(
+        &self,
+        workspace_id: WorkspaceId,
+        key_id: KeyId,
+    ) -> impl Future<Output = Result<Option<ApiKeyRecord>, StoreError>> + Send;
+
+    fn list_api_keys(
+        &self,
+        workspace_id: WorkspaceId,
+    ) -> impl Future<Output = Result<Vec<ApiKeyRecord>, StoreError>> + Send;
+
+    fn deactivate_api_key<F>(
+        &self,
+        workspace_id: WorkspaceId,
+        key_id: KeyId,
+        event: F,
+    ) -> impl Future<Output = Result<Deactivation, StoreError>> + Send
+    where
+        F: Fn(&ApiKeyRecord) -> AuditEvent + Send + Sync;
+
+    fn rotate_api_key(
+        &self,
+        rotation: &Rotation,
+    ) -> impl Future<Output = Result<Rotated, StoreError>> + Send;
+
+    fn find_key_by_hash(
+        &self,
+        hash: &KeyHash,
+    ) -> impl Future<Output = Result<Option<KeyLookup>, StoreError>> + Send;
+
+    fn record_key_use(
+        &self,
+        key: &KeyLookup,
+        now: Timestamp,
+        source_ip: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
