@@ -71,9 +71,9 @@ if [[ "${BENCH_SKIP_COLDSTART:-}" != 1 ]]; then
     awk -v f="$f" -v b="$(stat -c %s "$bin")" -v z="$(stat -c %s "$OUT/zips/$f.zip")" \
       'BEGIN { printf "| %s | %d | %.2f | %d | %.2f |\n", f, b, b / 1048576, z, z / 1048576 }'
   done
-  # The README's promise that release builds hold no trace! callsite (Cargo.toml, tracing's
-  # release_max_level_debug): one of lambda_runtime 1.5's trace messages, which every debug
-  # build holds, stands for them all.
+  # docs/development.md's promise that release builds hold no trace! callsite (Cargo.toml,
+  # tracing's release_max_level_debug): one of lambda_runtime 1.5's trace messages, which every
+  # debug build holds, stands for them all.
   for f in "${FUNCTIONS[@]}"; do
     ! grep -qa "Waiting for next event (incoming loop)" "$CARGO_TARGET_DIR/release/$f" 2>/dev/null \
       || yl_die "$f: the release build holds trace! callsites (see tracing in Cargo.toml)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make lint`: Rust conventions (cargo fmt --check, clippy with warnings as errors), the SAM
 # template (cfn-lint, `sam validate --lint`) and the consistency check (routes == functions/ ==
-# Cargo.toml watch router == README == docs/openapi.yaml; table == infra/table.json).
+# Cargo.toml watch router == docs/api.md == docs/openapi.yaml; table == infra/table.json).
 # Tools pinned in .tools/lint-venv; no AWS account is needed: nothing here calls AWS.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
