@@ -154,6 +154,22 @@ pub fn event(event_type: AuditEventType, target: Target) -> AuditEvent {
     )
 }
 
+/// Hex SHA-256, as leak reports name a token.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// One leak report for `token`, as GitHub secret scanning sends it.
+pub fn leak_report(token: &str) -> Value {
+    serde_json::json!({"token": token, "type": "yebolink_api_key", "url": "https://github.com/o/r/blob/1/f", "source": "content"})
+}
+
+/// A report body of `reports`.
+pub fn leak_reports_body(reports: &[Value]) -> Vec<u8> {
+    Value::Array(reports.to_vec()).to_string().into_bytes()
+}
+
 pub fn body_json(response: &Response<Body>) -> Value {
     serde_json::from_slice(response.body().as_ref()).expect("JSON body")
 }

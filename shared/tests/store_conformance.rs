@@ -8,25 +8,26 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
-use yebolink_shared::domain::account::*;
-use yebolink_shared::domain::account::{DisplayName, Email};
-use yebolink_shared::domain::api_key::*;
+use yebolink_shared::domain::account::{DisplayName, Email, NewAccount};
+use yebolink_shared::domain::api_key::{ApiKeyRecord, KeyStatus};
 use yebolink_shared::domain::audit::{AuditEventType, Target};
 use yebolink_shared::domain::ids::{KeyId, MessageId, UserId, WorkspaceId};
 use yebolink_shared::domain::keys::ApiKeySecret;
-use yebolink_shared::domain::message::Channel;
-use yebolink_shared::domain::message::*;
+use yebolink_shared::domain::message::{Channel, IdempotencyRecord, MessageRecord};
 use yebolink_shared::domain::scopes::Scopes;
 use yebolink_shared::domain::timestamp::Timestamp;
-use yebolink_shared::domain::usage::*;
-use yebolink_shared::services::usage::*;
-use yebolink_shared::storage::accounts::*;
-use yebolink_shared::storage::counters::*;
+use yebolink_shared::domain::usage::{
+    floor, Granularity, Outcome, UsageCounts, UsageRange, DAY_SECONDS, HOUR_SECONDS,
+    MINUTE_RETENTION_SECONDS, MINUTE_SECONDS,
+};
+use yebolink_shared::services::usage::{key_series, roll_up_before};
+use yebolink_shared::storage::accounts::AccountCreated;
+use yebolink_shared::storage::counters::Counter;
 use yebolink_shared::storage::dynamo::DynamoStore;
 use yebolink_shared::storage::error::StoreError;
-use yebolink_shared::storage::keys::*;
+use yebolink_shared::storage::keys::{Deactivation, KeyCreated, Rotated, Rotation};
 use yebolink_shared::storage::memory::MemoryStore;
-use yebolink_shared::storage::messages::*;
+use yebolink_shared::storage::messages::SendOutcome;
 use yebolink_shared::storage::table::create_table;
 use yebolink_shared::storage::traits::*;
 use yebolink_shared::testing::{created_event, deactivated_event, event, registered_event};

@@ -16,6 +16,7 @@ use yebolink_shared::http::app::App;
 use yebolink_shared::http::auth::{parse_ip, presented};
 use yebolink_shared::http::error::ApiError;
 use yebolink_shared::services::auth::{context_for, decide_from, AuthError, Credential, Principal};
+use yebolink_shared::storage::error::StoreError;
 use yebolink_shared::storage::Store;
 
 /// API Gateway's REST authorizer answer, with the context as a JSON map of strings.
@@ -56,8 +57,9 @@ pub async fn handle<S: Store>(
     .await
     {
         Ok(principal) => Ok(allow(&principal, method_arn)),
-        Err(AuthError::Unavailable(err)) => {
-            tracing::error!(error = %err, "denying: key store unavailable");
+        // A store that cannot be read is an error (the gateway's 503); a corrupt item a Deny.
+        Err(AuthError::Unavailable(StoreError::Unavailable(detail))) => {
+            tracing::error!(error = %detail, "denying: key store unavailable");
             Err(StoreUnavailable)
         }
         Err(denial) => Ok(deny(&denial.into(), method_arn)),

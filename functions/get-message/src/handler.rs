@@ -44,8 +44,7 @@ mod tests {
     use lambda_http::RequestExt;
     use std::collections::HashMap;
     use yebolink_shared::domain::ids::WorkspaceId;
-    use yebolink_shared::domain::message::Channel;
-    use yebolink_shared::domain::message::MessageRecord;
+    use yebolink_shared::domain::message::{Channel, MessageRecord};
     use yebolink_shared::domain::scopes::Scopes;
     use yebolink_shared::domain::timestamp::Timestamp;
     use yebolink_shared::services::auth::Principal;

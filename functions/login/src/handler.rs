@@ -15,8 +15,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::domain::account::Email;
-use yebolink_shared::domain::account::UserCredentials;
+use yebolink_shared::domain::account::{Email, UserCredentials};
 use yebolink_shared::domain::audit::{Actor, AuditEvent, AuditEventType, Target};
 use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::domain::window::{seconds_until, window, LOGIN_WINDOW_SECONDS};
@@ -154,8 +153,7 @@ fn login_event<S>(
 mod tests {
     use super::*;
     use serde_json::json;
-    use yebolink_shared::domain::account::NewAccount;
-    use yebolink_shared::domain::account::{DisplayName, Password};
+    use yebolink_shared::domain::account::{DisplayName, NewAccount, Password};
     use yebolink_shared::domain::ids::{UserId, WorkspaceId};
     use yebolink_shared::lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
     use yebolink_shared::lambda_http::request::RequestContext;

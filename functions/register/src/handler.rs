@@ -5,8 +5,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::domain::account::NewAccount;
-use yebolink_shared::domain::account::{DisplayName, Email, Password};
+use yebolink_shared::domain::account::{DisplayName, Email, NewAccount, Password};
 use yebolink_shared::domain::audit::{Actor, AuditEventType, Target};
 use yebolink_shared::domain::ids::{UserId, WorkspaceId};
 use yebolink_shared::domain::timestamp::Timestamp;

@@ -1,6 +1,6 @@
 //! Lambda entry point for `POST /api/v1/api-keys/leaks`: wiring only.
 
-use yebolink_shared::bootstrap::serve::{serve_http_with, Cold, Error};
+use yebolink_shared::bootstrap::serve::{serve_http_with, Error};
 
 mod github;
 mod handler;
@@ -9,5 +9,5 @@ mod signature;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    serve_http_with(Cold::STORE, github::key_source_from_env, handler::handle).await
+    serve_http_with(github::key_source_from_env, handler::handle).await
 }

@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 use yebolink_shared::domain::account::Email;
 use yebolink_shared::domain::ids::MessageId;
 use yebolink_shared::domain::message::{
-    is_e164, sms_segments, Channel, MAX_SUBJECT_CHARS, MAX_TEXT_CHARS,
+    is_e164, sms_segments, Channel, IdempotencyRecord, MessageRecord, MAX_SUBJECT_CHARS,
+    MAX_TEXT_CHARS,
 };
-use yebolink_shared::domain::message::{IdempotencyRecord, MessageRecord};
 use yebolink_shared::domain::scopes::Scope;
 use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::http::app::App;

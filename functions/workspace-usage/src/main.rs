@@ -1,10 +1,11 @@
 //! Lambda entry point for `GET /api/v1/usage`: wiring only.
 
-use yebolink_shared::bootstrap::serve::{serve_http, Cold, Error};
+use yebolink_shared::bootstrap::serve::{serve_http, Error};
+use yebolink_shared::http::app::App;
 
 mod handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    serve_http(Cold::STORE, handler::handle).await
+    serve_http(App::from_env(), handler::handle).await
 }

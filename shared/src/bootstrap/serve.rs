@@ -1,6 +1,6 @@
 //! The cold start and the serve loop every function shares: logging, config, the store with
 //! its warm-up, the JWT keys where a function needs them, then the Lambda runtime. A `main.rs`
-//! names its handler and what it needs (`Cold`), and nothing else.
+//! names its handler and its cold start (one of `App`'s constructors), and nothing else.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -20,63 +20,27 @@ use crate::storage::dynamo::DynamoStore;
 use lambda_http::lambda_runtime;
 pub use lambda_http::Error;
 
-/// What a function's cold start builds beyond the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cold {
-    /// DynamoDB calls a request makes at once: the warm-up opens as many connections
-    /// (`http::gate::ADMIT_THEN_CALLS`, `ADMIT_ALONGSIDE_CALLS`).
-    pub connections: usize,
-    /// Whether the function signs or verifies tokens in AWS too (register, login, the
-    /// authorizer), so it reads the JWT secret at cold start. A separate flag, so the Secrets
-    /// Manager call is made only by these functions.
-    pub jwt_secret: bool,
-}
-
-impl Cold {
-    /// A function behind the authorizer whose requests make one DynamoDB call at a time.
-    pub const STORE: Cold = Cold {
-        connections: 1,
-        jwt_secret: false,
-    };
-    /// A function that signs or verifies tokens itself.
-    pub const WITH_JWT_SECRET: Cold = Cold {
-        connections: 1,
-        jwt_secret: true,
-    };
-
-    /// A function whose requests make up to `connections` DynamoDB calls at once.
-    pub const fn connections(connections: usize) -> Cold {
-        Cold {
-            connections,
-            jwt_secret: false,
-        }
-    }
-}
+/// A cold start in progress: not run until `serve_http` (after logging) awaits it.
+pub type ColdStart = Result<App<DynamoStore>, ConfigError>;
 
 impl App<DynamoStore> {
-    /// The cold start: config, the store (its warm-up started), and the JWT keys. Without
-    /// `cold.jwt_secret` it reads no secret, except in local inline-auth mode, where it
-    /// verifies tokens itself with `JWT_SECRET` from the environment.
-    pub async fn from_env(cold: Cold) -> Result<Self, ConfigError> {
+    /// Cold start of a function behind the authorizer whose requests make one DynamoDB call at
+    /// a time. It reads no secret, except in local inline-auth mode, where it verifies tokens
+    /// itself with `JWT_SECRET` from the environment.
+    pub async fn from_env() -> ColdStart {
+        Self::from_env_with_connections(1).await
+    }
+
+    /// `from_env` for a function whose requests make up to `connections` DynamoDB calls at once
+    /// (the messaging gate: `http::gate::ADMIT_THEN_CALLS`, `ADMIT_ALONGSIDE_CALLS`): the cold
+    /// start's warm-up opens that many connections.
+    pub async fn from_env_with_connections(connections: usize) -> ColdStart {
         coldstart_mark("logging");
         let (config, aws) = (Config::from_env()?, AwsEnv::from_env()?);
         coldstart_mark("config");
-        // One HTTP client (one TLS setup) for DynamoDB and Secrets Manager.
-        let http = sdk_http_client();
-        let store = start_store(&config, &aws, http.clone(), cold.connections);
-        let env = |name: &str| std::env::var(name).ok();
-        let jwt = if cold.jwt_secret {
-            // Read while the store's warm-up reads run.
-            let secret = match jwt_secret_source(env)? {
-                JwtSecretSource::Env(secret) => secret,
-                JwtSecretSource::SecretsManager(arn) => {
-                    read_secret(&config, &aws, http, &arn).await?
-                }
-            };
-            coldstart_mark("secret");
-            Some(JwtKeys::new(secret.as_bytes(), &config.tokens))
-        } else if config.local_inline_auth {
-            match jwt_secret_source(env)? {
+        let store = start_store(&config, &aws, sdk_http_client(), connections);
+        let jwt = if config.local_inline_auth {
+            match jwt_secret_source(|name| std::env::var(name).ok())? {
                 JwtSecretSource::Env(secret) => {
                     Some(JwtKeys::new(secret.as_bytes(), &config.tokens))
                 }
@@ -90,12 +54,36 @@ impl App<DynamoStore> {
         } else {
             None
         };
-        Ok(Self {
+        Ok(Self::from_parts(store, config, jwt))
+    }
+
+    /// Cold start of a function that signs or verifies tokens in AWS too (register, login, the
+    /// authorizer): the secret is read once, here, while the store's warm-up read runs. A
+    /// separate constructor, so the Secrets Manager client is linked only into these binaries.
+    pub async fn from_env_with_jwt_secret() -> ColdStart {
+        coldstart_mark("logging");
+        let (config, aws) = (Config::from_env()?, AwsEnv::from_env()?);
+        coldstart_mark("config");
+        // One HTTP client (one TLS setup) for DynamoDB and Secrets Manager.
+        let http = sdk_http_client();
+        // The authorizer's decision makes one call at a time.
+        let store = start_store(&config, &aws, http.clone(), 1);
+        let secret = match jwt_secret_source(|name| std::env::var(name).ok())? {
+            JwtSecretSource::Env(secret) => secret,
+            JwtSecretSource::SecretsManager(arn) => read_secret(&config, &aws, http, &arn).await?,
+        };
+        let jwt = JwtKeys::new(secret.as_bytes(), &config.tokens);
+        coldstart_mark("secret");
+        Ok(Self::from_parts(store, config, Some(jwt)))
+    }
+
+    fn from_parts(store: DynamoStore, config: Config, jwt: Option<JwtKeys>) -> Self {
+        Self {
             store,
             limits: config.limits,
             jwt,
             local_inline_auth: config.local_inline_auth,
-        })
+        }
     }
 }
 
@@ -135,16 +123,16 @@ where
     }
 }
 
-/// A function behind API Gateway: the cold start `cold` asks for, then `handler` for every
-/// request. A handler answers every request itself (errors are responses), so the runtime
-/// never sees an error from it.
-pub async fn serve_http<H>(cold: Cold, handler: H) -> Result<(), Error>
+/// A function behind API Gateway: logging, then the cold start `app` (one of `App`'s
+/// constructors, not awaited yet), then `handler` for every request. A handler answers every
+/// request itself (errors are responses), so the runtime never sees an error from it.
+pub async fn serve_http<H>(app: impl Future<Output = ColdStart>, handler: H) -> Result<(), Error>
 where
     H: for<'a> HttpHandler<'a>,
 {
     coldstart_mark("main");
     init_logging();
-    let app = App::from_env(cold).await?;
+    let app = app.await?;
     lambda_http::run(lambda_http::service_fn(|req| async {
         Ok::<_, Infallible>(handler.call(&app, req).await)
     }))
@@ -168,9 +156,9 @@ where
     }
 }
 
-/// `serve_http` for a handler that also takes `deps`, built by `build` after the app.
+/// `serve_http` for a handler that also takes `deps`, built by `build` after the app of
+/// `App::from_env` (report-leaked-keys: the source of GitHub's public keys).
 pub async fn serve_http_with<D, E, H>(
-    cold: Cold,
     build: impl FnOnce() -> Result<D, E>,
     handler: H,
 ) -> Result<(), Error>
@@ -181,7 +169,7 @@ where
 {
     coldstart_mark("main");
     init_logging();
-    let app = App::from_env(cold).await?;
+    let app = App::from_env().await?;
     let deps = build().map_err(Into::into)?;
     lambda_http::run(lambda_http::service_fn(|req| async {
         Ok::<_, Infallible>(handler.call(&app, &deps, req).await)
@@ -232,7 +220,7 @@ where
 {
     coldstart_mark("main");
     init_logging();
-    let app = App::from_env(Cold::WITH_JWT_SECRET).await?;
+    let app = App::from_env_with_jwt_secret().await?;
     lambda_runtime::run(lambda_runtime::service_fn(
         |event: lambda_runtime::LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| async {
             handler.call(&app, event.payload).await.map_err(Into::into)

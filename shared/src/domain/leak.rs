@@ -119,19 +119,8 @@ pub struct LeakVerdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{leak_report as item, leak_reports_body as body, sha256_hex};
     use serde_json::json;
-
-    fn sha256_hex(text: &str) -> String {
-        hex::encode(Sha256::digest(text.as_bytes()))
-    }
-
-    fn item(token: &str) -> Value {
-        json!({"token": token, "type": "yebolink_api_key", "url": "https://github.com/o/r/blob/1/f", "source": "content"})
-    }
-
-    fn body(items: &[Value]) -> Vec<u8> {
-        Value::Array(items.to_vec()).to_string().into_bytes()
-    }
 
     fn message(err: InvalidReports) -> String {
         match err {

@@ -81,7 +81,7 @@ async fn gate<S: Store>(
 
 /// The most DynamoDB calls a request through `admit_then` makes at once: the workspace's and
 /// the key's counters, then `work` beside the roll-up. A function's cold start opens as many
-/// connections (`bootstrap::Cold::connections`).
+/// connections (`App::from_env_with_connections`).
 pub const ADMIT_THEN_CALLS: usize = 2;
 
 /// The most DynamoDB calls a request through `admit_alongside` makes at once: the two counters
@@ -169,16 +169,12 @@ async fn roll_up_if<S: Store>(app: &App<S>, key: &KeyCaller, minute: Option<Time
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::{KeyId, WorkspaceId};
+    use crate::domain::ids::WorkspaceId;
     use crate::domain::scopes::Scopes;
     use crate::storage::usage::UsageStore;
 
     fn key() -> KeyCaller {
-        KeyCaller {
-            key_id: KeyId::new(),
-            workspace_id: WorkspaceId::new(),
-            scopes: Scopes::all(),
-        }
+        crate::testing::key_caller(WorkspaceId::new(), Scopes::all())
     }
 
     /// Finding 4: a workspace cannot multiply its throughput by creating more keys.

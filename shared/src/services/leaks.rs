@@ -86,21 +86,9 @@ mod tests {
     use crate::services::auth::{verify_api_key, AuthError};
     use crate::storage::audit::AuditStore;
     use crate::storage::memory::MemoryStore;
-    use crate::testing::{seed_key, user};
-    use serde_json::Value;
-    use sha2::{Digest, Sha256};
-
-    fn sha256_hex(text: &str) -> String {
-        hex::encode(Sha256::digest(text.as_bytes()))
-    }
-
-    fn item(token: &str) -> Value {
-        json!({"token": token, "type": "yebolink_api_key", "url": "https://github.com/o/r/blob/1/f", "source": "content"})
-    }
-
-    fn body(items: &[Value]) -> Vec<u8> {
-        Value::Array(items.to_vec()).to_string().into_bytes()
-    }
+    use crate::testing::{
+        leak_report as item, leak_reports_body as body, seed_key, sha256_hex, user,
+    };
 
     #[tokio::test]
     async fn our_active_key_is_deactivated_and_every_key_of_ours_is_a_true_positive() {

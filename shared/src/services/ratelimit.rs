@@ -155,16 +155,12 @@ pub async fn count_request<S: CounterStore + UsageStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::{KeyId, WorkspaceId};
+    use crate::domain::ids::WorkspaceId;
     use crate::domain::scopes::Scopes;
     use crate::storage::memory::MemoryStore;
 
     fn key() -> KeyCaller {
-        KeyCaller {
-            key_id: KeyId::new(),
-            workspace_id: WorkspaceId::new(),
-            scopes: Scopes::all(),
-        }
+        crate::testing::key_caller(WorkspaceId::new(), Scopes::all())
     }
 
     #[tokio::test]

@@ -3,7 +3,6 @@
 
 use lambda_http::{run, service_fn, Error};
 use yebolink_shared::bootstrap::coldstart::coldstart_mark;
-use yebolink_shared::bootstrap::serve::Cold;
 use yebolink_shared::http::app::App;
 use yebolink_shared::lambda_http;
 
@@ -11,7 +10,7 @@ use yebolink_shared::lambda_http;
 async fn main() -> Result<(), Error> {
     coldstart_mark("main");
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
-    let app = App::from_env(Cold::connections(sdk_floor::warm_connections(&function))).await?;
+    let app = App::from_env_with_connections(sdk_floor::warm_connections(&function)).await?;
     run(service_fn(|req| {
         sdk_floor::messaging_calls(&app.store, req)
     }))
