@@ -20,7 +20,7 @@ use crate::storage::dynamo::DynamoStore;
 use lambda_http::lambda_runtime;
 pub use lambda_http::Error;
 
-/// A cold start in progress: not run until `serve_http` (after logging) awaits it.
+/// What a cold start ends in: the app, or the configuration error that stops the function.
 pub type ColdStart = Result<App<DynamoStore>, ConfigError>;
 
 impl App<DynamoStore> {
@@ -106,7 +106,9 @@ fn start_store(
     store
 }
 
-/// An HTTP handler as every function has one: `async fn handle(app, req) -> Response`.
+/// An HTTP handler as every function has one: `async fn handle(app, req) -> Response`. A trait
+/// of its own because its future borrows the app, for any lifetime: a bare `Fn(&App) -> F`
+/// bound cannot name that future's type.
 pub trait HttpHandler<'a>: Copy + Send + Sync {
     type Answer: Future<Output = Response<Body>> + Send + 'a;
     fn call(self, app: &'a App<DynamoStore>, req: Request) -> Self::Answer;
