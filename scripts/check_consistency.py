@@ -8,8 +8,8 @@
    document docs/openapi.yaml (the web console's routes, outside /api/v1, are in neither).
    Nothing else exists on any side: every functions/* crate is a function of the template,
    every router entry, docs/api.md route and OpenAPI operation is a template route.
-   Each route has the authorizer its path needs (shared::auth::Credential::for_path), and its
-   OpenAPI operation the matching security scheme (X-API-Key apiKey / bearer JWT / none).
+   Each route has the authorizer its path needs (shared::services::auth::Credential::for_path),
+   and its OpenAPI operation the matching security scheme (X-API-Key apiKey / bearer JWT / none).
 2. Table: the DynamoDB table in the template matches infra/table.json, the definition that
    local development creates (attributes, key schema, GSIs, billing mode, TTL attribute); and
    no GSI lists a key attribute (the table's or its own) in NonKeyAttributes: keys are always
@@ -44,7 +44,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 # A route as docs/api.md writes it: `POST /api/v1/api-keys`, `DELETE /api/v1/api-keys/{id}`
 # (the docs' `/api/v1/api-keys/:id` form is accepted too).
 API_DOC_ROUTE = re.compile(r"\b(" + "|".join(METHODS) + r") +(/api/v1/[A-Za-z0-9_\-/{}:]*[A-Za-z0-9_\-}])")
-# Which authorizer a path needs; mirrors shared::auth::Credential::for_path.
+# Which authorizer a path needs; mirrors shared::services::auth::Credential::for_path.
 AUTHORIZER_BY_PREFIX = (
     ("/api/v1/messages", "ApiKeyAuthorizer"),
     ("/api/v1/api-keys", "JwtAuthorizer"),
@@ -85,7 +85,7 @@ def norm_path(path: str) -> str:
 
 
 def authorizer_for(path: str) -> str | None:
-    """The authorizer a path needs; mirrors shared::auth::Credential::for_path."""
+    """The authorizer a path needs; mirrors shared::services::auth::Credential::for_path."""
     if path in UNGUARDED_PATHS:
         return None
     return next((a for prefix, a in AUTHORIZER_BY_PREFIX
@@ -252,20 +252,18 @@ def watch_router(errors: list[str]) -> dict[Route, str]:
 
 
 def check_api_doc(routes: dict[Route, str], errors: list[str]) -> None:
-    """docs/api.md, the API reference, names every route and no other."""
-    where = "docs/api.md"
     if not API_DOC.is_file():
         errors.append(
-            f"{where}: missing; it must list every route as `METHOD /api/v1/...`: "
+            "docs/api.md: missing; it must list every route as `METHOD /api/v1/...`: "
             + ", ".join(fmt(r) for r in sorted(routes))
         )
         return
     listed = {(m, norm_path(p)) for m, p in API_DOC_ROUTE.findall(API_DOC.read_text(encoding="utf-8"))}
     missing = sorted(set(routes) - listed)
     if missing:
-        errors.append(f"{where}: routes not listed as `METHOD /api/v1/...`: " + ", ".join(fmt(r) for r in missing))
+        errors.append("docs/api.md: routes not listed as `METHOD /api/v1/...`: " + ", ".join(fmt(r) for r in missing))
     for route in sorted(listed - set(routes)):
-        errors.append(f"{where}: lists {fmt(route)}, which is not a route of infra/template.yaml")
+        errors.append(f"docs/api.md: lists {fmt(route)}, which is not a route of infra/template.yaml")
 
 
 def _resolve(document: dict, node):
@@ -414,16 +412,7 @@ def check_projected_keys(where: str, definition: dict, errors: list[str]) -> Non
 
 # --- 2b. API Gateway's own answers --------------------------------------------------------
 
-# The file that maps ApiError to its codes (shared's HTTP layer, docs/development.md).
-API_ERROR_RS = ROOT / "shared/src/http/error.rs"
-
-
-def error_rs(errors: list[str]) -> Path | None:
-    """shared/src/http/error.rs, where ApiError::code lives; an error when it is not there."""
-    if not API_ERROR_RS.is_file():
-        errors.append(f"{API_ERROR_RS.relative_to(ROOT)}: missing; ApiError::code must live there")
-        return None
-    return API_ERROR_RS
+ERROR_RS = ROOT / "shared" / "src" / "http" / "error.rs"
 
 
 def check_gateway_codes(template: dict, errors: list[str]) -> None:
@@ -431,12 +420,9 @@ def check_gateway_codes(template: dict, errors: list[str]) -> None:
     API Gateway (or WAF) answers uses a code no function answers with: a client must be able
     to tell AWS shedding load from its own key's, workspace's or address's limit (issue 15,
     finding 8)."""
-    source = error_rs(errors)
-    if source is None:
-        return
-    function_codes = set(re.findall(r'ApiError::\w+(?: \{ \.\. \}|\(_\))? => "([a-z_]+)"', source.read_text(encoding="utf-8")))
+    function_codes = set(re.findall(r'ApiError::\w+(?: \{ \.\. \}|\(_\))? => "([a-z_]+)"', ERROR_RS.read_text(encoding="utf-8")))
     if not function_codes:
-        errors.append(f"{source.relative_to(ROOT)}: no error codes found (has ApiError::code changed shape?)")
+        errors.append("shared/src/http/error.rs: no error codes found (has ApiError::code changed shape?)")
     with OPENAPI.open(encoding="utf-8") as f:
         document = yaml.safe_load(f)
     envelope = document["components"]["schemas"]["ErrorEnvelope"]
