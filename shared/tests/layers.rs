@@ -652,11 +652,10 @@ struct Tree(PathBuf);
 
 impl Tree {
     fn new(files: &[(&str, &str)]) -> Self {
-        let root = std::env::temp_dir().join(format!(
-            "yebolink-layers-{}-{}",
-            std::process::id(),
-            files.iter().map(|(_, body)| body.len()).sum::<usize>() * 31 + files.len()
-        ));
+        // One folder per tree, also when tests run as threads of one process.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let root = std::env::temp_dir().join(format!("yebolink-layers-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         for (path, body) in files {
             let file = root.join(path);
@@ -771,5 +770,35 @@ fn a_layer_naming_a_crate_it_must_not_use_fails() {
     assert!(
         problems[0].starts_with("domain/ids.rs:2: names `tokio`"),
         "{problems:?}"
+    );
+}
+
+#[test]
+fn a_main_that_does_more_than_wire_and_a_handler_naming_dynamodb_fail() {
+    let wiring = "use x::serve;\n\nmod handler;\n\n#[tokio::main]\nasync fn main() {\n    serve(handler::handle).await\n}\n";
+    let long_main = format!("{wiring}{}", "fn more() {}\n".repeat(5));
+    let tree = Tree::new(&[
+        ("ok/src/main.rs", wiring),
+        (
+            "ok/src/handler.rs",
+            "pub async fn handle<S: Store>(app: &App<S>) {}\n",
+        ),
+        ("long/src/main.rs", &long_main),
+        (
+            "long/src/handler.rs",
+            "// a DynamoStore in a comment does not count\n",
+        ),
+        ("named/src/main.rs", wiring),
+        (
+            "named/src/handler.rs",
+            "\nuse yebolink_shared::storage::dynamo::DynamoStore;\n",
+        ),
+    ]);
+    assert_eq!(
+        check_functions(&tree.0),
+        [
+            "long/src/main.rs: 11 lines of code; a main.rs only names its handler and what it needs (at most 10)",
+            "named/src/handler.rs:2: names the DynamoDB implementation; a handler takes `&App<S>` or `&impl` storage traits",
+        ]
     );
 }

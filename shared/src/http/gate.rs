@@ -11,12 +11,12 @@ use crate::domain::timestamp::Timestamp;
 use crate::domain::window::Quota;
 use crate::http::app::App;
 use crate::http::auth::authenticate_key;
-use crate::http::error::ApiError;
 use crate::http::response::failure;
 use crate::services::auth::KeyCaller;
 use crate::services::ratelimit::{count, count_request, Counted};
 use crate::services::usage::roll_up_before;
 use crate::storage::counters::Counter;
+use crate::storage::error::StoreError;
 use crate::storage::Store;
 
 /// `response` with the `X-RateLimit-*` headers of `quota`.
@@ -73,8 +73,7 @@ async fn gate<S: Store>(
     scope: Scope,
     now: Timestamp,
 ) -> Result<Quota, Response<Body>> {
-    let counted = count_request(&app.store, &app.limits, key, scope, now).await;
-    let (roll_up, verdict) = answer(counted.map_err(ApiError::from));
+    let (roll_up, verdict) = answer(count_request(&app.store, &app.limits, key, scope, now).await);
     roll_up_if(app, key, roll_up).await;
     verdict
 }
@@ -99,7 +98,7 @@ pub async fn admit_then<S: Store, T>(
 ) -> Result<(Quota, T), Response<Body>> {
     let key = authenticate_key(app, req).await.map_err(|e| failure(&e))?;
     let counted = count_request(&app.store, &app.limits, &key, scope, Timestamp::now()).await;
-    let (roll_up, verdict) = answer(counted.map_err(ApiError::from));
+    let (roll_up, verdict) = answer(counted);
     match verdict {
         Ok(quota) => {
             let ((), done) = tokio::join!(roll_up_if(app, &key, roll_up), work(&key));
@@ -143,10 +142,10 @@ pub async fn admit_alongside_at<S: Store, T>(
 /// The minute to roll up before, if any, and the quota to report or the finished refusal: a
 /// failed count is a 503 without headers (fail closed), a refusal carries the quota headers.
 fn answer(
-    counted: Result<Counted, ApiError>,
+    counted: Result<Counted, StoreError>,
 ) -> (Option<Timestamp>, Result<Quota, Response<Body>>) {
     match counted {
-        Err(err) => (None, Err(failure(&err))),
+        Err(err) => (None, Err(failure(&err.into()))),
         Ok(Counted {
             quota,
             verdict,
