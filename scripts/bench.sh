@@ -111,7 +111,7 @@ if [[ "${BENCH_SKIP_CRITERION:-}" != 1 ]]; then
   DYNAMODB_TEST_ENDPOINT=$DDB_ENDPOINT build criterion-local-dynamodb bench -p yebolink-shared --bench local_dynamodb
   yl_cleanup
   printf '\n| group | benchmark | median µs | 95%% CI µs |\n|---|---|---:|---|\n'
-  for est in "$CARGO_TARGET_DIR"/criterion/{authorizer_steps,authorizer_decision,authorizer_handler,jwt,local_dynamodb}/*/new/estimates.json; do
+  for est in "$CARGO_TARGET_DIR"/criterion/{authorizer_steps,authorizer_decision,authorizer_handler,emf,jwt,local_dynamodb}/*/new/estimates.json; do
     [[ -f "$est" ]] || continue
     bench=$(dirname "$(dirname "$est")") && group=$(basename "$(dirname "$bench")")
     python3 -c 'import json, sys

@@ -14,10 +14,14 @@ A secret is:
     request body), whatever the value;
   - the run's JWT signing secret (JWT_SECRET from the environment, when set).
 
+The functions' metric lines (CloudWatch EMF, JSON with "_aws") are scanned as above and also
+checked: each parses, has namespace YeboLink, and every dimension is one of the documented names
+with a value from its fixed set, so no id or address ever becomes a dimension.
+
 Before judging, it checks that the scan can see anything: the functions' info lines
 ("workspace registered", "API key created", "API key deactivated", "message queued") must each
-appear at least once, or the logs did not capture the functions and a clean scan would prove
-nothing.
+appear at least once, and so must the metric lines AuthorizerDecision, RequestCount and
+RateLimited, or the logs did not capture the functions and a clean scan would prove nothing.
 
 Usage: python3 scripts/scan_logs.py [--logs DIR] [--since UNIX_SECONDS] [--tests DIR]
 Prints what it scanned (files, lines) and every finding (file:line, kind; never the secret).
@@ -25,6 +29,7 @@ Exit 1 on a finding or if an expected info line is missing. Standard library onl
 """
 
 import argparse
+import json
 import os
 import pathlib
 import re
@@ -36,6 +41,32 @@ API_KEY = re.compile(r"ybk_[0-9a-f]{48}")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 PASSWORD_FIELD = re.compile(r"""\\?["']password\\?["']\s*:\s*\\?["'][^"'\\]""", re.IGNORECASE)
 EXPECTED_INFO = ("workspace registered", "API key created", "API key deactivated", "message queued")
+EXPECTED_METRICS = ("AuthorizerDecision", "RequestCount", "RateLimited")
+# Each EMF dimension and the values it may take (Function: a function's name).
+DIMENSIONS = {
+    "Function": re.compile(r"[a-z][a-z-]*"),
+    "StatusClass": re.compile(r"[1-5]xx"),
+    "Limit": re.compile(r"key|workspace|source|quota"),
+    "Outcome": re.compile(r"allow|invalid_key|expired|deactivated|ip_not_allowed|jwt_invalid|error"),
+}
+
+
+def metric_problems(line, seen):
+    """What is wrong with an EMF line (nothing: []); counts its metrics in `seen`."""
+    try:
+        emf = json.loads(line)
+        directives = emf["_aws"]["CloudWatchMetrics"]
+        for directive in directives:
+            if directive["Namespace"] != "YeboLink":
+                return ["a metric line outside the YeboLink namespace"]
+            for metric in directive["Metrics"]:
+                seen[metric["Name"]] = seen.get(metric["Name"], 0) + 1
+            for name in (n for dims in directive["Dimensions"] for n in dims):
+                if name not in DIMENSIONS or not DIMENSIONS[name].fullmatch(str(emf.get(name))):
+                    return [f"metric dimension {name} is not a name from its fixed set"]
+    except (ValueError, KeyError, TypeError):
+        return ["a metric line that is not EMF"]
+    return []
 
 # Where the test sources name passwords.
 RUST_STRING = r'"((?:[^"\\]|\\.)*)"'
@@ -80,6 +111,7 @@ def main():
     files = sorted(p for p in args.logs.rglob("*") if p.is_file() and p.stat().st_mtime >= args.since)
     findings = []
     seen_info = dict.fromkeys(EXPECTED_INFO, 0)
+    seen_metrics = {}
     lines_total = 0
     for path in files:
         with path.open(encoding="utf-8", errors="replace") as f:
@@ -98,6 +130,8 @@ def main():
                 if '"level":"' in line and PASSWORD_FIELD.search(line):
                     kinds.append('a "password" field with a value in a function log line')
                 kinds += [kind for kind, literal in literals if literal in line]
+                if '"_aws"' in line:
+                    kinds += metric_problems(line, seen_metrics)
                 for kind in kinds:
                     findings.append(f"{path.relative_to(args.logs)}:{number}: {kind}")
 
@@ -108,7 +142,10 @@ def main():
           f"{', the JWT secret' if len(literals) > len(passwords) else ''}")
     print("scan_logs: functions' info lines seen: "
           + ", ".join(f'"{info}" x{count}' for info, count in seen_info.items()))
+    print("scan_logs: metric lines seen: "
+          + ", ".join(f"{name} x{seen_metrics.get(name, 0)}" for name in EXPECTED_METRICS))
     missing = [info for info, count in seen_info.items() if count == 0]
+    missing += [name for name in EXPECTED_METRICS if not seen_metrics.get(name)]
     status = 0
     if missing:
         print(f"scan_logs: FAILED: no {', '.join(repr(m) for m in missing)} line in the logs: "
@@ -116,7 +153,7 @@ def main():
               file=sys.stderr)
         status = 1
     if findings:
-        print(f"scan_logs: FAILED: {len(findings)} secret(s) in the logs:", file=sys.stderr)
+        print(f"scan_logs: FAILED: {len(findings)} finding(s) in the logs:", file=sys.stderr)
         for finding in findings[:50]:
             print(f"  {finding}", file=sys.stderr)
         if len(findings) > 50:

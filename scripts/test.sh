@@ -105,6 +105,7 @@ FUZZ_BASE=$BASE FUZZ_WATCH_PID=$WATCH_PID
 start_functions 30 "$WATCH_LOG"
 export YEBOLINK_BASE_URL=$BASE YEBOLINK_INVOKE_PORT=${BASE##*:} YEBOLINK_INVOKE_ADDRESS=127.0.0.1
 export CARGO_LAMBDA="$YL_VENV/bin/cargo-lambda" YEBOLINK_DYNAMODB_ENDPOINT=$DDB_ENDPOINT YEBOLINK_TABLE=$TABLE
+export YEBOLINK_FUNCTION_LOG=$WATCH_LOG # the metrics tests read the functions' EMF lines here
 layer stack "$t" 0
 yl_ok "stacks at $BASE/api/v1 and (fuzzing) $FUZZ_BASE/api/v1, $YL_CONCURRENCY instances per function, local DynamoDB $DDB_ENDPOINT"
 

@@ -7,6 +7,9 @@
 //! - `YEBOLINK_HTTP_TIMEOUT_SECS` (optional, default 120): per request; the first request to a
 //!   function under `cargo lambda watch` may wait for it to start.
 //!
+//! The metrics tests (`tests/metrics.rs`) read `YEBOLINK_FUNCTION_LOG`: the file the local
+//! stack's functions write their stdout to (`make test` sets it).
+//!
 //! The authorizer tests (`tests/authorizer_invoke.rs`) also read `CARGO_LAMBDA` (path of the
 //! `cargo-lambda` executable), `YEBOLINK_INVOKE_PORT` (default: the port of the base URL) and
 //! `YEBOLINK_INVOKE_ADDRESS` (default: the host of the base URL).
@@ -43,6 +46,39 @@ pub const SOURCE_IP_HEADER: &str = "X-Yebolink-Local-Source-Ip";
 pub fn random_source_ip() -> String {
     let b = Uuid::new_v4().into_bytes();
     format!("10.{}.{}.{}", b[0], b[1], b[2])
+}
+
+/// The functions' metric lines (CloudWatch EMF: JSON with `_aws`) that `matches`, as text and
+/// parsed, from the local stack's log (`YEBOLINK_FUNCTION_LOG`). A line is written as its
+/// request is answered, so the log is read until `at_least` lines match (at most 20 s), then
+/// once more a moment later, so a second line for the same request would be seen too.
+pub async fn metric_lines(
+    at_least: usize,
+    matches: impl Fn(&Value) -> bool,
+) -> Vec<(String, Value)> {
+    let path = std::env::var("YEBOLINK_FUNCTION_LOG").unwrap_or_else(|_| {
+        panic!("YEBOLINK_FUNCTION_LOG is not set: it names the local stack's function log (make test sets it)")
+    });
+    let read = || {
+        let log = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+        // A last line without its newline may still be being written: not read yet.
+        let complete = log.rfind('\n').map_or("", |end| &log[..end]);
+        complete
+            .lines()
+            .filter(|line| line.contains(r#""_aws""#))
+            .filter_map(|line| {
+                let value: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("a metric line is not JSON ({e}): {line}"));
+                matches(&value).then(|| (line.to_owned(), value))
+            })
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while read().len() < at_least && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    read()
 }
 
 /// A fully read HTTP response.

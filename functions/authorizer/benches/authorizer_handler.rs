@@ -67,7 +67,10 @@ fn handler(c: &mut Criterion) {
     // The first use records last_used_at; after it, a valid key costs one read and no write.
     rt.block_on(async {
         let event = serde_json::from_slice(&cases[0].1).expect("event");
-        handler::handle(&app, event).await.expect("no store error")
+        handler::handle(&app, event)
+            .await
+            .answer
+            .expect("no store error")
     });
 
     let mut group = c.benchmark_group("authorizer_handler");
@@ -79,7 +82,7 @@ fn handler(c: &mut Criterion) {
                     for _ in 0..iters {
                         let event: ApiGatewayCustomAuthorizerRequestTypeRequest =
                             serde_json::from_slice(black_box(bytes)).expect("event");
-                        let response = handler::handle(&app, event).await.expect("answer");
+                        let response = handler::handle(&app, event).await.answer.expect("answer");
                         black_box(serde_json::to_vec(&response).expect("json"));
                     }
                     start.elapsed()
@@ -90,12 +93,37 @@ fn handler(c: &mut Criterion) {
     group.finish();
 }
 
+/// What each decision adds for its metrics: formatting its EMF line (the write to stdout is
+/// the runtime's, beside the log lines).
+fn metric_line(c: &mut Criterion) {
+    use yebolink_shared::http::metrics::{metric_line, Line, LineContext, Observed};
+    use yebolink_shared::services::auth::Principal;
+    let mut observed = Observed::default();
+    let key = yebolink_shared::testing::key_caller(WorkspaceId::new(), Scopes::all());
+    observed.decided(&Ok(Principal::ApiKey(key)));
+    let line = Line {
+        function: "authorizer",
+        status: None,
+        latency: Duration::from_micros(1_234),
+        limited: None,
+        observed,
+        context: LineContext {
+            request_id: Some("c6af9ac6-7b61-11e6-9a41-93e8deadbeef".into()),
+            lambda_request_id: Some("8f5e3b1a-0d2c-4e6f-9a8b-7c6d5e4f3a2b".into()),
+            source_ip: Some("203.0.113.9".into()),
+        },
+    };
+    c.bench_function("emf/metric_line", |b| {
+        b.iter(|| black_box(metric_line(black_box(&line), std::time::SystemTime::now())))
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(50);
-    targets = handler
+    targets = handler, metric_line
 }
 criterion_main!(benches);

@@ -15,6 +15,7 @@ use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::http::app::App;
 use yebolink_shared::http::auth::{parse_ip, presented};
 use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::metrics::{Decided, Observed};
 use yebolink_shared::services::auth::{context_for, decide_from, AuthError, Credential, Principal};
 use yebolink_shared::storage::error::StoreError;
 use yebolink_shared::storage::Store;
@@ -26,9 +27,20 @@ pub type AuthorizerResponse = ApiGatewayCustomAuthorizerResponse<HashMap<String,
 #[error("authorization unavailable: the key store could not be read")]
 pub struct StoreUnavailable;
 
+/// The decision for `event` and what it was, for the metric line.
 pub async fn handle<S: Store>(
     app: &App<S>,
     event: ApiGatewayCustomAuthorizerRequestTypeRequest,
+) -> Decided<AuthorizerResponse, StoreUnavailable> {
+    let mut observed = Observed::default();
+    let answer = decide_event(app, event, &mut observed).await;
+    Decided { answer, observed }
+}
+
+async fn decide_event<S: Store>(
+    app: &App<S>,
+    event: ApiGatewayCustomAuthorizerRequestTypeRequest,
+    observed: &mut Observed,
 ) -> Result<AuthorizerResponse, StoreUnavailable> {
     let method_arn = event.method_arn.clone().unwrap_or_default();
     let path = event
@@ -37,6 +49,8 @@ pub async fn handle<S: Store>(
         .or(event.path.as_deref())
         .unwrap_or("");
     let Some(credential) = Credential::for_path(path) else {
+        // A route with no credential of its own has no authorizer: never a real request.
+        observed.decided(&Err(AuthError::InvalidToken));
         return Ok(deny(&ApiError::Unauthorized, method_arn));
     };
     // The gateway's own record of the caller's address (never a client-set header).
@@ -46,7 +60,7 @@ pub async fn handle<S: Store>(
         .as_ref()
         .and_then(|identity| identity.source_ip.as_deref())
         .and_then(parse_ip);
-    match decide_from(
+    let decision = decide_from(
         &app.store,
         app.jwt.as_ref(),
         presented(&event.headers),
@@ -54,8 +68,9 @@ pub async fn handle<S: Store>(
         Timestamp::now(),
         source_ip.as_deref(),
     )
-    .await
-    {
+    .await;
+    observed.decided(&decision);
+    match decision {
         Ok(principal) => Ok(allow(&principal, method_arn)),
         // A store that cannot be read is an error (the gateway's 503); a corrupt item a Deny.
         Err(AuthError::Unavailable(StoreError::Unavailable(detail))) => {
@@ -119,6 +134,7 @@ mod tests {
     use serde_json::json;
     use yebolink_shared::domain::ids::{UserId, WorkspaceId};
     use yebolink_shared::domain::scopes::Scopes;
+    use yebolink_shared::http::metrics::AuthorizerOutcome;
     use yebolink_shared::storage::memory::MemoryStore;
     use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{app, deactivated_event, seed_key};
@@ -156,6 +172,7 @@ mod tests {
         .await;
         let response = handle(&app, event(MESSAGES, json!({"X-API-Key": secret})))
             .await
+            .answer
             .unwrap();
         assert_eq!(effect(&response), "Allow");
         assert_eq!(response.context["principal_type"], "api_key");
@@ -175,6 +192,7 @@ mod tests {
         let (secret, _) = seed_key(&app.store, workspace, Scopes::all()).await;
         handle(&app, event(MESSAGES, json!({"x-api-key": secret})))
             .await
+            .answer
             .unwrap();
         let keys = app.store.list_api_keys(workspace).await.unwrap();
         assert!(keys[0].last_used_at.is_some());
@@ -190,16 +208,22 @@ mod tests {
             .await
             .unwrap();
         let (unknown, _) = seed_key(&MemoryStore::new(), workspace, Scopes::all()).await;
-        for headers in [
-            json!({}),
-            json!({"X-API-Key": "garbage"}),
-            json!({"X-API-Key": "ybk_1234567890abcdef1234567890abcdef1234567890abcdef"}),
-            json!({"X-API-Key": unknown}),
-            json!({"X-API-Key": secret}),
+        for (headers, outcome) in [
+            (json!({}), AuthorizerOutcome::InvalidKey),
+            (
+                json!({"X-API-Key": "garbage"}),
+                AuthorizerOutcome::InvalidKey,
+            ),
+            (
+                json!({"X-API-Key": "ybk_1234567890abcdef1234567890abcdef1234567890abcdef"}),
+                AuthorizerOutcome::InvalidKey,
+            ),
+            (json!({"X-API-Key": unknown}), AuthorizerOutcome::InvalidKey),
+            (json!({"X-API-Key": secret}), AuthorizerOutcome::Deactivated),
         ] {
-            let response = handle(&app, event(MESSAGES, headers.clone()))
-                .await
-                .unwrap();
+            let decided = handle(&app, event(MESSAGES, headers.clone())).await;
+            assert_eq!(decided.observed.decision, Some(outcome), "{headers}");
+            let response = decided.answer.unwrap();
             assert_eq!(effect(&response), "Deny", "{headers}");
             assert_eq!(denial_code(&response), "invalid_api_key");
             assert_eq!(response.context["error_message"], "Invalid API key");
@@ -214,12 +238,15 @@ mod tests {
         let token = jwt.issue(user, workspace, Timestamp::now()).unwrap();
         let bearer = json!({"Authorization": format!("Bearer {token}")});
 
-        let response = handle(&app, event(API_KEYS, bearer.clone())).await.unwrap();
+        let response = handle(&app, event(API_KEYS, bearer.clone()))
+            .await
+            .answer
+            .unwrap();
         assert_eq!(effect(&response), "Allow");
         assert_eq!(response.context["principal_type"], "user");
         assert_eq!(response.context["user_id"], user.to_string());
 
-        let response = handle(&app, event(MESSAGES, bearer)).await.unwrap();
+        let response = handle(&app, event(MESSAGES, bearer)).await.answer.unwrap();
         assert_eq!(denial_code(&response), "invalid_api_key");
     }
 
@@ -261,6 +288,7 @@ mod tests {
         ] {
             let response = handle(&app, event(API_KEYS, headers.clone()))
                 .await
+                .answer
                 .unwrap();
             assert_eq!(effect(&response), "Deny", "{headers}");
             assert_eq!(denial_code(&response), "unauthorized");
@@ -272,8 +300,9 @@ mod tests {
         let app = app();
         let (secret, _) = seed_key(&app.store, WorkspaceId::new(), Scopes::all()).await;
         app.store.set_unavailable(true);
-        let result = handle(&app, event(MESSAGES, json!({"X-API-Key": secret}))).await;
-        assert!(result.is_err());
+        let decided = handle(&app, event(MESSAGES, json!({"X-API-Key": secret}))).await;
+        assert!(decided.answer.is_err());
+        assert_eq!(decided.observed.decision, Some(AuthorizerOutcome::Error));
     }
 
     #[tokio::test]
@@ -285,6 +314,7 @@ mod tests {
             event(MESSAGES, json!({"X-API-Key": "ybk_not-even-hex"})),
         )
         .await
+        .answer
         .unwrap();
         assert_eq!(denial_code(&response), "invalid_api_key");
     }

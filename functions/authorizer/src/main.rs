@@ -6,5 +6,5 @@ mod handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    serve_authorizer(handler::handle).await
+    serve_authorizer(env!("CARGO_PKG_NAME"), handler::handle).await
 }

@@ -7,5 +7,5 @@ mod handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    serve_pages(handler::handle).await
+    serve_pages(env!("CARGO_PKG_NAME"), handler::handle).await
 }

@@ -92,7 +92,7 @@ mod tests {
     use super::*;
     use yebolink_shared::domain::api_key::KeyStatus;
     use yebolink_shared::domain::keys::ApiKeySecret;
-    use yebolink_shared::services::auth::{verify_api_key, AuthError, Principal};
+    use yebolink_shared::services::auth::{verify_api_key, AuthError, KeyRefusal, Principal};
     use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{
         app, assert_error, authorized, body_json, deactivated_event, key_caller, request, user,
@@ -224,7 +224,10 @@ mod tests {
         let key = data["key"].as_str().unwrap();
         let at = |t: Timestamp| verify_api_key(&app.store, key, t);
         assert!(at(expiry.plus_seconds(-1)).await.is_ok());
-        assert!(matches!(at(expiry).await, Err(AuthError::InvalidApiKey)));
+        assert!(matches!(
+            at(expiry).await,
+            Err(AuthError::InvalidApiKey(KeyRefusal::Expired))
+        ));
         let stored = &app.store.list_api_keys(owner.workspace_id).await.unwrap()[0];
         assert_eq!(stored.status(expiry), KeyStatus::Expired);
         assert_eq!(views::api_key(stored, expiry)["is_active"], false);

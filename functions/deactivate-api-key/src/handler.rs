@@ -60,7 +60,7 @@ mod tests {
     use lambda_http::RequestExt;
     use std::collections::HashMap;
     use yebolink_shared::domain::scopes::Scopes;
-    use yebolink_shared::services::auth::{verify_api_key, AuthError, Principal};
+    use yebolink_shared::services::auth::{verify_api_key, AuthError, KeyRefusal, Principal};
     use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{
         app, assert_error, authorized, body_json, request, seed_key, user,
@@ -94,7 +94,7 @@ mod tests {
         }
         assert!(matches!(
             verify_api_key(&app.store, &secret, Timestamp::now()).await,
-            Err(AuthError::InvalidApiKey)
+            Err(AuthError::InvalidApiKey(KeyRefusal::Deactivated))
         ));
         let listed = app.store.list_api_keys(owner.workspace_id).await.unwrap();
         assert!(!listed[0].is_active);

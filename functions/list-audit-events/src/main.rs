@@ -7,5 +7,5 @@ mod handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    serve_http(App::from_env(), handler::handle).await
+    serve_http(env!("CARGO_PKG_NAME"), App::from_env(), handler::handle).await
 }

@@ -9,5 +9,5 @@ mod handler;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let app = App::from_env_with_connections(ADMIT_ALONGSIDE_CALLS);
-    serve_http(app, handler::handle).await
+    serve_http(env!("CARGO_PKG_NAME"), app, handler::handle).await
 }

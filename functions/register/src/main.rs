@@ -7,5 +7,6 @@ mod handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    serve_http(App::from_env_with_jwt_secret(), handler::handle).await
+    let app = App::from_env_with_jwt_secret();
+    serve_http(env!("CARGO_PKG_NAME"), app, handler::handle).await
 }

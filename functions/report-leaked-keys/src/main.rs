@@ -9,5 +9,6 @@ mod signature;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    serve_http_with(github::key_source_from_env, handler::handle).await
+    let deps = github::key_source_from_env;
+    serve_http_with(env!("CARGO_PKG_NAME"), deps, handler::handle).await
 }

@@ -19,6 +19,14 @@ pub fn init_logging() {
         .expect("logging is set up once");
 }
 
+/// Writes one metric line (`http::metrics`) to stdout, where CloudWatch Logs ingests it beside
+/// the log lines. A failed write loses a metric, never the response.
+pub fn write_metric_line(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}
+
 /// Crates whose events are logged at the configured level; every other crate at most `debug`.
 const OWN_CRATES: [&str; 16] = [
     "yebolink_shared",

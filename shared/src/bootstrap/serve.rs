@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::time::{Instant, SystemTime};
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use aws_sdk_dynamodb::config::SharedHttpClient;
@@ -11,9 +12,11 @@ use lambda_http::{Body, Request, Response};
 
 use crate::bootstrap::coldstart::coldstart_mark;
 use crate::bootstrap::config::{jwt_secret_source, AwsEnv, Config, ConfigError, JwtSecretSource};
-use crate::bootstrap::logging::init_logging;
+use crate::bootstrap::logging::{init_logging, write_metric_line};
 use crate::bootstrap::sdk::{dynamodb_client, read_secret, sdk_http_client, start_warm_up};
 use crate::http::app::App;
+use crate::http::auth::{client_ip, parse_ip};
+use crate::http::metrics::{metric_line, Decided, Line, LineContext, RequestMetrics};
 use crate::services::jwt::JwtKeys;
 use crate::storage::dynamo::DynamoStore;
 
@@ -126,17 +129,27 @@ where
 }
 
 /// A function behind API Gateway: logging, then the cold start `app` (one of `App`'s
-/// constructors, not awaited yet), then `handler` for every request. A handler answers every
-/// request itself (errors are responses), so the runtime never sees an error from it.
-pub async fn serve_http<H>(app: impl Future<Output = ColdStart>, handler: H) -> Result<(), Error>
+/// constructors, not awaited yet), then `handler` for every request, and the request's metric
+/// line once it has answered. `function` is the function's name in the metrics (its crate's
+/// name). A handler answers every request itself (errors are responses), so the runtime never
+/// sees an error from it.
+pub async fn serve_http<H>(
+    function: &'static str,
+    app: impl Future<Output = ColdStart>,
+    handler: H,
+) -> Result<(), Error>
 where
     H: for<'a> HttpHandler<'a>,
 {
     coldstart_mark("main");
     init_logging();
     let app = app.await?;
-    lambda_http::run(lambda_http::service_fn(|req| async {
-        Ok::<_, Infallible>(handler.call(&app, req).await)
+    lambda_http::run(lambda_http::service_fn(|mut req| async {
+        let source_ip = client_ip(&app, &req);
+        let metrics = RequestMetrics::begin(function, &mut req, source_ip);
+        let response = handler.call(&app, req).await;
+        write_metric_line(&metrics.finish(&response));
+        Ok::<_, Infallible>(response)
     }))
     .await
 }
@@ -161,6 +174,7 @@ where
 /// `serve_http` for a handler that also takes `deps`, built by `build` after the app of
 /// `App::from_env` (report-leaked-keys: the source of GitHub's public keys).
 pub async fn serve_http_with<D, E, H>(
+    function: &'static str,
     build: impl FnOnce() -> Result<D, E>,
     handler: H,
 ) -> Result<(), Error>
@@ -173,16 +187,20 @@ where
     init_logging();
     let app = App::from_env().await?;
     let deps = build().map_err(Into::into)?;
-    lambda_http::run(lambda_http::service_fn(|req| async {
-        Ok::<_, Infallible>(handler.call(&app, &deps, req).await)
+    lambda_http::run(lambda_http::service_fn(|mut req| async {
+        let source_ip = client_ip(&app, &req);
+        let metrics = RequestMetrics::begin(function, &mut req, source_ip);
+        let response = handler.call(&app, &deps, req).await;
+        write_metric_line(&metrics.finish(&response));
+        Ok::<_, Infallible>(response)
     }))
     .await
 }
 
 /// The authorizer's handler: a REST API REQUEST event in, its answer or an error out (an error
-/// is never an Allow: the gateway answers it with a 503).
+/// is never an Allow: the gateway answers it with a 503), with what it decided, for metrics.
 pub trait AuthorizerHandler<'a>: Copy + Send + Sync {
-    type Answer: Future<Output = Result<Self::Response, Self::Failure>> + Send + 'a;
+    type Answer: Future<Output = Decided<Self::Response, Self::Failure>> + Send + 'a;
     type Response: serde::Serialize;
     type Failure: Into<Error>;
     fn call(
@@ -198,7 +216,7 @@ where
         + Send
         + Sync
         + Fn(&'a App<DynamoStore>, ApiGatewayCustomAuthorizerRequestTypeRequest) -> A,
-    A: Future<Output = Result<R, E>> + Send + 'a,
+    A: Future<Output = Decided<R, E>> + Send + 'a,
     R: serde::Serialize,
     E: Into<Error>,
 {
@@ -215,28 +233,56 @@ where
 }
 
 /// The custom authorizer: the raw REST API event, not an HTTP request. It reads the JWT secret
-/// at cold start; its decision makes one call at a time.
-pub async fn serve_authorizer<H>(handler: H) -> Result<(), Error>
+/// at cold start; its decision makes one call at a time. Each decision writes its metric line
+/// (`AuthorizerDecision`, `Latency` of `function`).
+pub async fn serve_authorizer<H>(function: &'static str, handler: H) -> Result<(), Error>
 where
     H: for<'a> AuthorizerHandler<'a>,
 {
     coldstart_mark("main");
     init_logging();
-    let app = App::from_env_with_jwt_secret().await?;
+    let app = &App::from_env_with_jwt_secret().await?;
     lambda_runtime::run(lambda_runtime::service_fn(
-        |event: lambda_runtime::LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| async {
-            handler.call(&app, event.payload).await.map_err(Into::into)
+        |event: lambda_runtime::LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| async move {
+            let started = Instant::now();
+            let context = LineContext {
+                request_id: event.payload.request_context.request_id.clone(),
+                lambda_request_id: Some(event.context.request_id.clone()),
+                source_ip: event
+                    .payload
+                    .request_context
+                    .identity
+                    .as_ref()
+                    .and_then(|identity| identity.source_ip.as_deref().and_then(parse_ip)),
+            };
+            let Decided { answer, observed } = handler.call(app, event.payload).await;
+            let line = Line {
+                function,
+                status: None,
+                latency: started.elapsed(),
+                limited: None,
+                observed,
+                context,
+            };
+            write_metric_line(&metric_line(&line, SystemTime::now()));
+            answer.map_err(Into::into)
         },
     ))
     .await
 }
 
 /// A function that needs no app at all (the web console's static pages): logging, then
-/// `handler` for every request.
-pub async fn serve_pages(handler: fn(&Request) -> Response<Body>) -> Result<(), Error> {
+/// `handler` for every request, and its metric line.
+pub async fn serve_pages(
+    function: &'static str,
+    handler: fn(&Request) -> Response<Body>,
+) -> Result<(), Error> {
     init_logging();
-    lambda_http::run(lambda_http::service_fn(|req: Request| async move {
-        Ok::<_, Infallible>(handler(&req))
+    lambda_http::run(lambda_http::service_fn(|mut req: Request| async move {
+        let metrics = RequestMetrics::begin(function, &mut req, None);
+        let response = handler(&req);
+        write_metric_line(&metrics.finish(&response));
+        Ok::<_, Infallible>(response)
     }))
     .await
 }

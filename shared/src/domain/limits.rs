@@ -17,3 +17,25 @@ pub struct Limits {
     /// Login requests per source address per 15 minutes.
     pub login_limit_per_ip_per_15_min: u64,
 }
+
+/// Which limit refused a request: what the `RateLimited` metric's `Limit` dimension says, so an
+/// operator tells a noisy key from a workspace at its cap or an address hammering login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    /// The key's own window.
+    Key,
+    /// The window all keys of a workspace share.
+    Workspace,
+    /// A per-source limit (register, login, login attempts per email).
+    Source,
+}
+
+impl LimitKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::Key => "key",
+            LimitKind::Workspace => "workspace",
+            LimitKind::Source => "source",
+        }
+    }
+}

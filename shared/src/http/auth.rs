@@ -10,6 +10,7 @@ use lambda_http::{Request, RequestExt};
 use crate::domain::timestamp::Timestamp;
 use crate::http::app::App;
 use crate::http::error::ApiError;
+use crate::http::metrics::observe;
 use crate::services::auth::{
     decide_from, principal_from_context, Credential, KeyCaller, Presented, Principal, UserCaller,
 };
@@ -35,14 +36,18 @@ async fn identify<S: Store>(
 ) -> Result<Principal, ApiError> {
     if let Some(RequestContext::ApiGatewayV1(context)) = req.request_context_ref() {
         if !context.authorizer.fields.is_empty() {
-            return principal_from_context(&context.authorizer.fields).ok_or_else(|| {
-                tracing::error!("authorizer context present but malformed");
-                credential.rejection().into()
-            });
+            let principal =
+                principal_from_context(&context.authorizer.fields).ok_or_else(|| {
+                    tracing::error!("authorizer context present but malformed");
+                    credential.rejection()
+                })?;
+            // The authorizer's own line counted the decision; this one names the caller.
+            observe(req, |observed| observed.caller(&principal));
+            return Ok(principal);
         }
     }
     if app.local_inline_auth {
-        return Ok(decide_from(
+        let decision = decide_from(
             &app.store,
             app.jwt.as_ref(),
             presented(req.headers()),
@@ -50,7 +55,10 @@ async fn identify<S: Store>(
             Timestamp::now(),
             client_ip(app, req).as_deref(),
         )
-        .await?);
+        .await;
+        // Inline, the function's line carries the decision the authorizer's would.
+        observe(req, |observed| observed.decided(&decision));
+        return Ok(decision?);
     }
     // Deployed with no authorizer context: a misconfigured route. Deny.
     Err(credential.rejection().into())

@@ -6,6 +6,7 @@ use lambda_http::http::StatusCode;
 
 use crate::domain::invalid::InvalidField;
 use crate::domain::leak::InvalidReports;
+use crate::domain::limits::LimitKind;
 use crate::services::auth::{AuthError, MissingScope};
 use crate::services::ratelimit::Refusal;
 use crate::storage::error::StoreError;
@@ -42,7 +43,7 @@ pub enum ApiError {
     #[error("Idempotency-Key was already used with a different request body")]
     IdempotencyConflict,
     #[error("Rate limit exceeded, retry after {retry_after} seconds")]
-    RateLimited { retry_after: u64 },
+    RateLimited { retry_after: u64, limit: LimitKind },
     #[error("Too many failed login attempts, retry after {retry_after} seconds")]
     TooManyLoginAttempts { retry_after: u64 },
     #[error("Internal server error")]
@@ -106,9 +107,19 @@ impl ApiError {
     /// Seconds a client should wait before retrying, for the `Retry-After` header.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::RateLimited { retry_after }
+            ApiError::RateLimited { retry_after, .. }
             | ApiError::TooManyLoginAttempts { retry_after } => Some(*retry_after),
             ApiError::ServiceUnavailable => Some(1),
+            _ => None,
+        }
+    }
+
+    /// The limit behind a 429: for the `RateLimited` metric (a failed login's lockout counts
+    /// as a per-source limit).
+    pub fn limit_kind(&self) -> Option<LimitKind> {
+        match self {
+            ApiError::RateLimited { limit, .. } => Some(*limit),
+            ApiError::TooManyLoginAttempts { .. } => Some(LimitKind::Source),
             _ => None,
         }
     }
@@ -148,7 +159,7 @@ impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         match err {
             AuthError::InvalidToken => ApiError::Unauthorized,
-            AuthError::InvalidApiKey => ApiError::InvalidApiKey,
+            AuthError::InvalidApiKey(_) => ApiError::InvalidApiKey,
             AuthError::Unavailable(err) => err.into(),
         }
     }
@@ -163,7 +174,9 @@ impl From<MissingScope> for ApiError {
 impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
-            Refusal::RateLimited { retry_after } => ApiError::RateLimited { retry_after },
+            Refusal::RateLimited { retry_after, limit } => {
+                ApiError::RateLimited { retry_after, limit }
+            }
             Refusal::MissingScope(scope) => MissingScope(scope).into(),
         }
     }

@@ -1,6 +1,7 @@
 //! The HTTP boundary: `ApiError` and the one envelope (`error`, `response`), reading requests
 //! (`request`, `cursor`, `audit`), the caller's identity (`auth`), the rate-limit gate
-//! (`gate`), the views clients see (`views`) and what a handler is handed (`app`).
+//! (`gate`), the views clients see (`views`), each request's metric line (`metrics`) and what a
+//! handler is handed (`app`).
 
 pub mod app;
 pub mod audit;
@@ -8,6 +9,7 @@ pub mod auth;
 pub mod cursor;
 pub mod error;
 pub mod gate;
+pub mod metrics;
 pub mod request;
 pub mod response;
 pub mod views;

@@ -45,6 +45,10 @@ pub fn failure(err: &ApiError) -> Response<Body> {
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
+    // For the request's metric line (`http::metrics`), which reports what refused a 429.
+    if let Some(limit) = err.limit_kind() {
+        response.extensions_mut().insert(limit);
+    }
     response
 }
 
@@ -70,6 +74,7 @@ pub fn with_json(status: StatusCode, body: String) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::limits::LimitKind;
 
     fn body_json(response: &Response<Body>) -> serde_json::Value {
         serde_json::from_slice(response.body().as_ref()).unwrap()
@@ -96,8 +101,16 @@ mod tests {
 
     #[test]
     fn rate_limited_failure_carries_retry_after() {
-        let response = failure(&ApiError::RateLimited { retry_after: 17 });
+        let response = failure(&ApiError::RateLimited {
+            retry_after: 17,
+            limit: LimitKind::Workspace,
+        });
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            response.extensions().get::<LimitKind>(),
+            Some(&LimitKind::Workspace),
+            "the metric line learns which limit refused"
+        );
         assert_eq!(response.headers()["retry-after"], "17");
         assert_eq!(body_json(&response)["error"]["code"], "rate_limited");
         assert_eq!(body_json(&response)["success"], false);

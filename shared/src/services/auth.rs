@@ -59,9 +59,20 @@ pub enum AuthError {
     InvalidToken,
     /// No valid, active API key.
     #[error("invalid API key")]
-    InvalidApiKey,
+    InvalidApiKey(KeyRefusal),
     #[error(transparent)]
     Unavailable(#[from] StoreError),
+}
+
+/// Why a presented key is refused. The client gets the same 401 for each, so a caller learns
+/// nothing about a key it does not hold; only the operator's metrics tell them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// Missing, malformed, wrong checksum, or no key with this hash.
+    Unknown,
+    /// Past its `expires_at` (or past a rotation's overlap).
+    Expired,
+    Deactivated,
 }
 
 /// The credential a route accepts: management routes a user token, messaging routes a key.
@@ -97,7 +108,7 @@ impl Credential {
     pub fn rejection(&self) -> AuthError {
         match self {
             Credential::UserToken => AuthError::InvalidToken,
-            Credential::ApiKey => AuthError::InvalidApiKey,
+            Credential::ApiKey => AuthError::InvalidApiKey(KeyRefusal::Unknown),
         }
     }
 }
@@ -152,7 +163,9 @@ pub async fn decide_from<S: KeyStore>(
             }))
         }
         Credential::ApiKey => {
-            let raw = presented.api_key.ok_or(AuthError::InvalidApiKey)?;
+            let raw = presented
+                .api_key
+                .ok_or(AuthError::InvalidApiKey(KeyRefusal::Unknown))?;
             verify_api_key_from(store, raw, now, source_ip)
                 .await
                 .map(Principal::ApiKey)
@@ -183,15 +196,18 @@ pub async fn verify_api_key_from<S: KeyStore>(
     now: Timestamp,
     source_ip: Option<&str>,
 ) -> Result<KeyCaller, AuthError> {
-    let secret = ApiKeySecret::parse(raw.trim()).map_err(|_| AuthError::InvalidApiKey)?;
+    let unknown = || AuthError::InvalidApiKey(KeyRefusal::Unknown);
+    let secret = ApiKeySecret::parse(raw.trim()).map_err(|_| unknown())?;
     let hash = secret.hash();
-    let key = store
-        .find_key_by_hash(&hash)
-        .await?
-        .ok_or(AuthError::InvalidApiKey)?;
+    let key = store.find_key_by_hash(&hash).await?.ok_or_else(unknown)?;
+    if !key.key_hash.matches(&hash) {
+        return Err(unknown());
+    }
     // Deactivated, expired, or past a rotation's overlap: all read from this one item.
-    if key.status(now) != KeyStatus::Active || !key.key_hash.matches(&hash) {
-        return Err(AuthError::InvalidApiKey);
+    match key.status(now) {
+        KeyStatus::Active => {}
+        KeyStatus::Expired => return Err(AuthError::InvalidApiKey(KeyRefusal::Expired)),
+        KeyStatus::Deactivated => return Err(AuthError::InvalidApiKey(KeyRefusal::Deactivated)),
     }
     let stale = key
         .last_used_at

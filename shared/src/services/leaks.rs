@@ -83,7 +83,7 @@ mod tests {
     use crate::domain::keys::ApiKeySecret;
     use crate::domain::leak::parse_reports;
     use crate::domain::scopes::Scopes;
-    use crate::services::auth::{verify_api_key, AuthError};
+    use crate::services::auth::{verify_api_key, AuthError, KeyRefusal};
     use crate::storage::audit::AuditStore;
     use crate::storage::memory::MemoryStore;
     use crate::testing::{
@@ -147,7 +147,7 @@ mod tests {
         );
         assert!(matches!(
             verify_api_key(&store, &active, Timestamp::now()).await,
-            Err(AuthError::InvalidApiKey)
+            Err(AuthError::InvalidApiKey(KeyRefusal::Deactivated))
         ));
         assert!(store
             .list_api_keys(owner.workspace_id)

@@ -3,7 +3,7 @@
 //! hour, 15 minutes). A verdict is a `Refusal` or not; how it looks on the wire (429, 403, the
 //! `X-RateLimit-*` headers) is `http::gate`'s.
 
-use crate::domain::limits::Limits;
+use crate::domain::limits::{LimitKind, Limits};
 use crate::domain::scopes::Scope;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::usage::{Outcome, MINUTE_RETENTION_SECONDS};
@@ -16,8 +16,8 @@ use crate::storage::usage::UsageStore;
 /// Why a counted request is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// Past a limit: retry once the window ends.
-    RateLimited { retry_after: u64 },
+    /// Past `limit`: retry once the window ends.
+    RateLimited { retry_after: u64, limit: LimitKind },
     /// The key lacks the route's scope.
     MissingScope(Scope),
 }
@@ -53,6 +53,7 @@ pub async fn count<S: CounterStore>(
     let verdict = if used > limit {
         Err(Refusal::RateLimited {
             retry_after: seconds_until(now, window_end),
+            limit: counter.limit_kind(),
         })
     } else {
         Ok(())
@@ -142,6 +143,7 @@ pub async fn count_request<S: CounterStore + UsageStore>(
         Outcome::OutOfScope => key.require(scope).map_err(Refusal::from),
         Outcome::Checked if usage.hits > limit => Err(Refusal::RateLimited {
             retry_after: seconds_until(now, window_end),
+            limit: LimitKind::Key,
         }),
         Outcome::Checked => Ok(()),
     };
@@ -186,7 +188,8 @@ mod tests {
         assert_eq!(
             verdict,
             Err(Refusal::RateLimited {
-                retry_after: (window_end - now.unix()) as u64
+                retry_after: (window_end - now.unix()) as u64,
+                limit: LimitKind::Key,
             })
         );
         let next_window = Timestamp::from_unix(window_end);

@@ -5,6 +5,7 @@ use std::future::Future;
 
 use crate::domain::account::Email;
 use crate::domain::ids::{KeyId, WorkspaceId};
+use crate::domain::limits::LimitKind;
 use crate::domain::timestamp::Timestamp;
 use crate::storage::error::StoreError;
 
@@ -38,6 +39,18 @@ impl Counter<'_> {
             Counter::LoginAttemptsAllSources(email) => format!("LOGIN#{}", email.as_str()),
             Counter::LoginsFromSource(source) => format!("SRC#{source}#LOGIN"),
             Counter::RegistrationsFromSource(source) => format!("SRC#{source}#REGISTER"),
+        }
+    }
+
+    /// The limit this counter's window enforces.
+    pub fn limit_kind(&self) -> LimitKind {
+        match self {
+            Counter::KeyRequests(_) => LimitKind::Key,
+            Counter::WorkspaceRequests(_) => LimitKind::Workspace,
+            Counter::LoginAttempts { .. }
+            | Counter::LoginAttemptsAllSources(_)
+            | Counter::LoginsFromSource(_)
+            | Counter::RegistrationsFromSource(_) => LimitKind::Source,
         }
     }
 }
