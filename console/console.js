@@ -43,6 +43,7 @@ function endSession(message) {
   closeSecret();
   if ($("confirm-dialog").open) $("confirm-dialog").close();
   if ($("rotate-dialog").open) $("rotate-dialog").close();
+  if ($("edit-dialog").open) $("edit-dialog").close();
   $("keys-body").replaceChildren();
   $("audit-body").replaceChildren();
   showLogin(message);
@@ -245,6 +246,37 @@ function timeCell(iso, text) {
 }
 
 const STATUS_TEXT = { active: "Active", expired: "Expired", deactivated: "Deactivated" };
+const whole = new Intl.NumberFormat("en");
+
+// The key's own labels under its name: the first few, all of them on hover.
+function metadataTags(metadata) {
+  const lines = Object.entries(metadata || {}).map(([k, v]) => `${k}=${v}`);
+  if (lines.length === 0) return null;
+  const shown = lines.slice(0, 3).map((line) => el("code", { textContent: line.length > 32 ? `${line.slice(0, 31)}\u2026` : line }));
+  if (lines.length > 3) shown.push(el("span", { className: "muted", textContent: `+${lines.length - 3} more` }));
+  return el("span", { className: "meta", title: lines.join("\n") }, ...shown);
+}
+
+// The limit in force per minute, the monthly send limit when set, and the address restriction.
+function limitsCell(key) {
+  const cell = el("td", { className: "limits" });
+  if (typeof key.rate_limit_per_minute === "number") {
+    cell.append(el("span", { className: "limit", textContent: `${whole.format(key.rate_limit_per_minute)}/min` }));
+  }
+  if (typeof key.monthly_send_limit === "number") {
+    cell.append(el("span", { className: "limit", textContent: `${whole.format(key.monthly_send_limit)}/month` }));
+  }
+  const ips = key.allowed_ips || [];
+  if (ips.length === 0) {
+    cell.append(el("span", { className: "limit ips muted", textContent: "any address" }));
+  } else if (ips.length === 1 || (ips.length === 2 && ips.join(", ").length <= 32)) {
+    cell.append(el("span", { className: "limit ips" },
+      ...ips.flatMap((ip, i) => (i ? [", ", el("code", { textContent: ip })] : [el("code", { textContent: ip })]))));
+  } else {
+    cell.append(el("span", { className: "limit ips", title: ips.join("\n"), textContent: `${ips.length} ranges` }));
+  }
+  return cell;
+}
 
 function keyRow(key, requests) {
   const lastUsed = key.last_used_at ? new Date(key.last_used_at) : null;
@@ -257,6 +289,8 @@ function keyRow(key, requests) {
       textContent: lastUsed ? "unused: not in 30 days" : "unused: never used",
     }));
   }
+  const tags = metadataTags(key.metadata);
+  if (tags) name.append(tags);
   const state = key.status || (key.is_active ? "active" : "deactivated");
   const status = el("td", {}, el("span", {
     className: `badge ${state === "active" ? "active" : state === "expired" ? "expired" : "inactive"}`,
@@ -267,12 +301,18 @@ function keyRow(key, requests) {
   }
   const used = lastUsed ? timeCell(key.last_used_at, ago) : el("span", { className: "muted", textContent: "Never" });
   if (lastUsed && key.last_used_ip) used.title += ` from ${key.last_used_ip}`;
-  const actions = el("td", { className: "actions-cell" });
+  const buttons = el("div", { className: "row-actions" });
+  const actions = el("td", { className: "actions-cell" }, buttons);
+  // Only an active key that was not rotated can be edited (the API answers 409 otherwise).
   if (state === "active" && !key.replaced_by) {
+    const edit = el("button", { type: "button", className: "small edit", textContent: "Edit" });
+    edit.setAttribute("aria-label", `Edit ${key.name} (${key.key_prefix})`);
+    edit.addEventListener("click", () => openEdit(key, edit));
+    buttons.append(edit);
     const rotate = el("button", { type: "button", className: "small", textContent: "Rotate" });
     rotate.setAttribute("aria-label", `Rotate ${key.name} (${key.key_prefix})`);
     rotate.addEventListener("click", () => confirmRotate(key, rotate));
-    actions.append(rotate, " ");
+    buttons.append(rotate);
   }
   // An expired key still holds one of the workspace's key slots until it is deactivated, and
   // a replaced key may need to stop before its overlap ends.
@@ -280,12 +320,13 @@ function keyRow(key, requests) {
     const button = el("button", { type: "button", className: "danger small", textContent: "Deactivate" });
     button.setAttribute("aria-label", `Deactivate ${key.name} (${key.key_prefix})`);
     button.addEventListener("click", () => confirmDeactivate(key, button));
-    actions.append(button);
+    buttons.append(button);
   }
   const row = el("tr", {},
     name,
     el("td", {}, el("code", { textContent: key.key_prefix })),
     el("td", {}, ...key.scopes.flatMap((s, i) => (i ? [" ", el("code", { textContent: s })] : [el("code", { textContent: s })]))),
+    limitsCell(key),
     status,
     el("td", { className: "last-used" }, used),
     el("td", { className: "requests", textContent: requests === undefined ? "-" : String(requests) }),
@@ -323,6 +364,87 @@ async function refreshKeys() {
   }
 }
 
+// ------------------------------------------------------------------ per-key settings
+// The four optional settings, in the create form (ids "key-...") and the Edit dialog
+// ("edit-..."). Empty means unset: null here, omitted on create, null (clear) on edit.
+const SETTINGS = ["rate_limit_per_minute", "allowed_ips", "metadata", "monthly_send_limit"];
+
+// A problem with what was typed, shown before any request, with the field to focus.
+class FieldError extends Error {
+  constructor(field, message) {
+    super(message);
+    this.field = field;
+  }
+}
+
+function wholeNumber(id, label) {
+  const input = $(id);
+  if (input.validity.badInput) throw new FieldError(id, `${label}: enter a whole number, or leave it empty.`);
+  const text = input.value.trim();
+  return text === "" ? null : Number(text);
+}
+
+// One address or CIDR block per line or comma-separated; the API validates and normalises them.
+function parseAddresses(text) {
+  const list = text.split(/[\s,]+/).filter(Boolean);
+  return list.length ? list : null;
+}
+
+function addressesText(ips) {
+  return (ips || []).join("\n");
+}
+
+// One key=value per line (the value may hold "=" and commas); blank lines are skipped.
+function parseMetadata(id) {
+  const entries = new Map();
+  const lines = $(id).value.split("\n");
+  for (const [i, line] of lines.entries()) {
+    if (!line.trim()) continue;
+    const eq = line.indexOf("=");
+    if (eq < 0) throw new FieldError(id, `Metadata, line ${i + 1}: write key=value.`);
+    const key = line.slice(0, eq).trim();
+    if (entries.has(key)) throw new FieldError(id, `Metadata, line ${i + 1}: "${key}" is given twice.`);
+    entries.set(key, line.slice(eq + 1).trim());
+  }
+  return entries.size ? Object.fromEntries(entries) : null;
+}
+
+function metadataText(metadata) {
+  return Object.entries(metadata || {}).map(([k, v]) => `${k}=${v}`).join("\n");
+}
+
+// The four settings as typed. With `key`, a text area left exactly as prefilled keeps the key's
+// value (a metadata value holding a line break would not survive a round trip through lines).
+function readSettings(prefix, key) {
+  const ips = $(`${prefix}-ips`).value;
+  const metadata = $(`${prefix}-metadata`).value;
+  return {
+    rate_limit_per_minute: wholeNumber(`${prefix}-rate`, "Rate limit per minute"),
+    allowed_ips: key && ips === addressesText(key.allowed_ips) ? key.allowed_ips ?? null : parseAddresses(ips),
+    metadata: key && metadata === metadataText(key.metadata) ? key.metadata ?? null : parseMetadata(`${prefix}-metadata`),
+    monthly_send_limit: wholeNumber(`${prefix}-monthly`, "Monthly send limit"),
+  };
+}
+
+// A value in a form that compares equal however an object's entries are ordered.
+function canonical(value) {
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    return JSON.stringify(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+  return JSON.stringify(value ?? null);
+}
+
+// Says on the closed disclosure how many settings it holds, so none is sent unseen.
+function countAdvanced() {
+  const filled = ["key-rate", "key-monthly", "key-ips", "key-metadata"].filter((id) => $(id).value.trim() !== "").length;
+  $("advanced-count").textContent = filled ? `(${filled} set)` : "";
+}
+
+function showFieldError(errorId, err) {
+  showError(errorId, err);
+  if (err instanceof FieldError) $(err.field).focus();
+}
+
 // ------------------------------------------------------------------ create + show once
 let secret = null; // the new key, only while its dialog is open
 
@@ -341,6 +463,13 @@ async function onCreate(event) {
     showError("create-error", new Error("Choose at least one scope."));
     return;
   }
+  let settings;
+  try {
+    settings = readSettings("key");
+  } catch (err) {
+    showFieldError("create-error", err);
+    return;
+  }
   await busy(form, async () => {
     try {
       const body = { name, scopes };
@@ -348,8 +477,11 @@ async function onCreate(event) {
       if (days !== "never") {
         body.expires_at = new Date(Date.now() + Number(days) * 86400000).toISOString().replace(/\.\d{3}Z$/, "Z");
       }
+      // Only the settings that are filled in: an omitted one is the default (or none).
+      for (const field of SETTINGS) if (settings[field] !== null) body[field] = settings[field];
       const data = await authed("POST", "api-keys", body);
-      form.reset(); // the next key starts from the defaults again: no name, both scopes
+      form.reset(); // the next key starts from the defaults again: no name, both scopes, no settings
+      countAdvanced();
       openSecret(data);
       refreshKeys();
       refreshAudit();
@@ -428,7 +560,7 @@ let rotating = null;
 function confirmRotate(key, opener) {
   rotating = { key, opener };
   $("rotate-title").textContent = `Rotate "${key.name}"?`;
-  $("rotate-text").textContent = `A new key with the same name and scopes replaces ${key.key_prefix}. Move your programs to the new key while the old one still works.`;
+  $("rotate-text").textContent = `A new key with the same name, scopes and settings replaces ${key.key_prefix}, and continues its count for the month. Move your programs to the new key while the old one still works.`;
   $("rotate-overlap").value = "86400";
   showError("rotate-error", null);
   $("rotate-dialog").showModal();
@@ -455,6 +587,75 @@ async function onRotate() {
   }
 }
 
+// ------------------------------------------------------------------ edit
+let editing = null;
+
+function openEdit(key, opener) {
+  editing = { key, opener };
+  $("edit-title").textContent = `Edit "${key.name}"`;
+  $("edit-text").textContent = `Changes to ${key.key_prefix} apply from its next request; the key itself stays the same.`;
+  $("edit-name").value = key.name;
+  for (const box of $("edit-form").querySelectorAll("input[name=edit-scope]")) box.checked = key.scopes.includes(box.value);
+  $("edit-rate").value = typeof key.rate_limit_per_minute === "number" ? String(key.rate_limit_per_minute) : "";
+  $("edit-monthly").value = typeof key.monthly_send_limit === "number" ? String(key.monthly_send_limit) : "";
+  $("edit-ips").value = addressesText(key.allowed_ips);
+  $("edit-metadata").value = metadataText(key.metadata);
+  showError("edit-error", null);
+  $("edit-dialog").showModal();
+  $("edit-name").focus();
+}
+
+// Only what changed; an emptied setting is null (cleared, or the rate limit back to the default).
+function editChanges(key) {
+  const changes = {};
+  const name = $("edit-name").value.trim();
+  if (!name) throw new FieldError("edit-name", "Give the key a name (1 to 100 characters).");
+  if (name !== key.name) changes.name = name;
+  const scopes = [...$("edit-form").querySelectorAll("input[name=edit-scope]:checked")].map((c) => c.value);
+  if (scopes.length === 0) throw new Error("Choose at least one scope.");
+  if (canonical([...scopes].sort()) !== canonical([...key.scopes].sort())) changes.scopes = scopes;
+  const settings = readSettings("edit", key);
+  for (const field of SETTINGS) {
+    if (canonical(settings[field]) !== canonical(key[field])) changes[field] = settings[field];
+  }
+  return changes;
+}
+
+async function onEditSave(event) {
+  event.preventDefault();
+  if (!editing) return;
+  const { key } = editing;
+  showError("edit-error", null);
+  let changes;
+  try {
+    changes = editChanges(key);
+  } catch (err) {
+    showFieldError("edit-error", err);
+    return;
+  }
+  if (Object.keys(changes).length === 0) {
+    $("edit-dialog").close();
+    notice(`Nothing changed on ${key.name}.`);
+    return;
+  }
+  await busy($("edit-form"), async () => {
+    try {
+      const data = await authed("PATCH", `api-keys/${encodeURIComponent(key.id)}`, changes);
+      editing = null;
+      $("edit-dialog").close();
+      notice(`${(data && data.name) || key.name} was updated.`);
+      refreshAudit();
+      await refreshKeys();
+      // The rows were rebuilt: focus goes back to this key's new Edit button.
+      const again = [...$("keys-body").querySelectorAll("tr")].find((tr) => tr.dataset.keyId === key.id);
+      const button = again && again.querySelector("button.edit");
+      (button || $("refresh")).focus();
+    } catch (err) {
+      if (session) showError("edit-error", err);
+    }
+  });
+}
+
 // ------------------------------------------------------------------ audit trail
 const EVENT_TEXT = {
   "user.registered": "Workspace created",
@@ -462,6 +663,7 @@ const EVENT_TEXT = {
   "user.login_failed": "Failed login",
   "api_key.created": "Key created",
   "api_key.rotated": "Key rotated",
+  "api_key.updated": "Key edited",
   "api_key.deactivated": "Key deactivated",
   "api_key.leak_reported": "Key reported leaked (deactivated)",
 };
@@ -473,9 +675,12 @@ function eventRow(event) {
     ? el("code", { textContent: event.target.key_prefix })
     : el("span", { className: "muted", textContent: "you" });
   const actor = event.actor.type === "leak_report" ? `secret scanning (${event.actor.source})` : "you";
+  let what = EVENT_TEXT[event.type] || event.type;
+  const changes = event.type === "api_key.updated" && event.details && event.details.changes;
+  if (changes && typeof changes === "object") what += ` (${Object.keys(changes).join(", ")})`;
   const row = el("tr", {},
     el("td", {}, timeCell(event.occurred_at, (d) => exact.format(d))),
-    el("td", { textContent: EVENT_TEXT[event.type] || event.type }),
+    el("td", { textContent: what }),
     el("td", {}, target),
     el("td", { textContent: actor }),
     el("td", { className: "muted", textContent: event.source_ip || "" }));
@@ -512,6 +717,7 @@ function start() {
   $("to-login").addEventListener("click", () => showLogin(""));
   $("sign-out").addEventListener("click", () => endSession("You have signed out."));
   $("create-form").addEventListener("submit", onCreate);
+  $("advanced").addEventListener("input", countAdvanced);
   $("refresh").addEventListener("click", refreshKeys);
   $("secret-copy").addEventListener("click", onCopy);
   $("secret-done").addEventListener("click", closeSecret);
@@ -530,6 +736,13 @@ function start() {
     if (opener && opener.isConnected) opener.focus();
   });
   $("rotate-ok").addEventListener("click", onRotate);
+  $("edit-form").addEventListener("submit", onEditSave);
+  $("edit-cancel").addEventListener("click", () => $("edit-dialog").close());
+  $("edit-dialog").addEventListener("close", () => {
+    const opener = editing && editing.opener;
+    editing = null;
+    if (opener && opener.isConnected) opener.focus();
+  });
   $("audit-refresh").addEventListener("click", () => refreshAudit());
   $("audit-more").addEventListener("click", () => refreshAudit(true));
 

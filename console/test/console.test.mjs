@@ -25,6 +25,10 @@ const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const PASSWORD = "correct horse battery staple console";
 const EMAIL = `console-${Date.now()}-${process.pid}@example.com`;
 const KEY_SHAPE = /^ybk_[0-9a-f]{48}$/;
+// Local stacks only: the address a client says it calls from (docs/api.md, "Rate limits").
+const SOURCE_IP_HEADER = "X-Yebolink-Local-Source-Ip";
+const INSIDE = "203.0.113.9"; // in 203.0.113.0/24, the Limited key's allowed block
+const OUTSIDE = "198.51.100.7"; // outside it
 
 let userDataDir;
 let context;
@@ -68,14 +72,25 @@ async function axe(screen) {
     `axe-core on the ${screen} screen`);
 }
 
-// The HTTP client a program would use: the key goes in X-API-Key.
-async function send(key) {
+// The HTTP client a program would use: the key goes in X-API-Key. `sourceIp`, when given, is
+// the address the client calls from (without it the stack sees 127.0.0.1).
+async function send(key, sourceIp) {
+  const headers = { "X-API-Key": key, "Content-Type": "application/json" };
+  if (sourceIp) headers[SOURCE_IP_HEADER] = sourceIp;
   const response = await fetch(`${BASE}/api/v1/messages/send`, {
     method: "POST",
-    headers: { "X-API-Key": key, "Content-Type": "application/json" },
+    headers,
     body: JSON.stringify({ to: "+26876123456", channel: "sms", content: { text: "Hello from the console test" } }),
   });
-  return { status: response.status, body: await response.json() };
+  return { status: response.status, headers: response.headers, body: await response.json() };
+}
+
+// One page of messages, read with `key` from `sourceIp`; `limit` is the X-RateLimit-Limit shown.
+async function readMessages(key, sourceIp) {
+  const response = await fetch(`${BASE}/api/v1/messages?limit=1`, {
+    headers: { "X-API-Key": key, [SOURCE_IP_HEADER]: sourceIp },
+  });
+  return { status: response.status, limit: response.headers.get("x-ratelimit-limit"), body: await response.json() };
 }
 
 function row(name) {
@@ -298,15 +313,138 @@ describe("web console in a real browser", { concurrency: false }, () => {
     await axe("keys after rotation");
   });
 
+  it("creates a key with its own limit, allowed addresses, metadata and monthly limit under Advanced", async () => {
+    const advanced = page.locator("#create-form details").filter({ has: page.locator("summary", { hasText: "Advanced" }) });
+    assert.equal(await advanced.evaluate((d) => d.open), false, "the settings are folded away until asked for");
+    await advanced.locator("summary").click();
+    await field("keys-screen", "Rate limit per minute").waitFor();
+    await field("keys-screen", "Key name").fill("Limited");
+    for (const scope of ["send_messages", "read_messages"]) {
+      await page.getByRole("checkbox", { name: scope }).setChecked(true);
+    }
+    await field("keys-screen", "Rate limit per minute").fill("7");
+    await field("keys-screen", "Allowed addresses").fill("203.0.113.0/24");
+    await field("keys-screen", "Metadata").fill("team=growth");
+    await field("keys-screen", "Monthly send limit").fill("100");
+    await advanced.locator("summary").filter({ hasText: "(4 set)" }).waitFor();
+    await shot("create-advanced");
+    await axe("create form, Advanced open");
+
+    // A refused setting: the API's 400 names the field, in the form's error, and nothing is created.
+    await field("keys-screen", "Allowed addresses").fill("203.0.113.0/24\nnot-an-address");
+    await page.getByRole("button", { name: "Create key" }).click();
+    await page.getByRole("alert").filter({ hasText: "allowed_ips[" }).waitFor();
+    await axe("create form, a setting refused");
+    await page.getByRole("button", { name: "Refresh", exact: true }).click();
+    await page.waitForFunction(() => !document.getElementById("refresh").disabled);
+    assert.equal(await page.locator("#keys-body tr").count(), 4);
+    assert.equal(await row("Limited").count(), 0, "nothing was created");
+
+    await field("keys-screen", "Allowed addresses").fill("203.0.113.0/24");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("heading", { name: 'Save your new API key "Limited"' }).waitFor();
+    keys.Limited = await dialog.getByLabel("API key", { exact: true }).inputValue();
+    assert.ok(KEY_SHAPE.test(keys.Limited), "the dialog shows a full key");
+    await dialog.getByRole("button", { name: "I have saved it" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    assert.equal(await page.locator("#create-error").isHidden(), true, "the error went with the success");
+    // The next key starts from the defaults again.
+    assert.equal(await field("keys-screen", "Rate limit per minute").inputValue(), "");
+    assert.equal(await field("keys-screen", "Allowed addresses").inputValue(), "");
+    assert.equal((await advanced.locator("summary").innerText()).trim(), "Advanced", "no setting is left in the folded section");
+
+    // The list shows the key's limit, monthly limit, address restriction and labels.
+    const limits = row("Limited").locator("td.limits");
+    await limits.filter({ hasText: "7/min" }).waitFor();
+    assert.match(await limits.innerText(), /100\/month/);
+    assert.match(await limits.innerText(), /203\.0\.113\.0\/24/);
+    assert.doesNotMatch(await limits.innerText(), /any address/);
+    await row("Limited").locator(".meta").getByText("team=growth", { exact: true }).waitFor();
+    // A key created without settings: the default limit in force, any address, no monthly limit.
+    const plain = await row("Reader").locator("td.limits").innerText();
+    assert.match(plain, /^\s*\d+\/min\s+any address\s*$/, plain);
+
+    // The API applies them: the key's own window inside the block, a 403 outside it.
+    const inside = await readMessages(keys.Limited, INSIDE);
+    assert.equal(inside.status, 200, JSON.stringify(inside.body));
+    assert.equal(inside.limit, "7", "X-RateLimit-Limit is the key's own limit");
+    const outside = await readMessages(keys.Limited, OUTSIDE);
+    assert.equal(outside.status, 403, JSON.stringify(outside.body));
+    assert.equal(outside.body.error.code, "ip_not_allowed");
+    const sent = await send(keys.Limited, INSIDE);
+    assert.equal(sent.status, 201, JSON.stringify(sent.body));
+    assert.equal(sent.headers.get("x-quota-limit"), "100");
+    assert.equal(sent.headers.get("x-quota-remaining"), "99");
+  });
+
+  it("edits a key in place: the list and the very next request show the change", async () => {
+    // Only active keys that were not rotated can be edited: the expired predecessor has no Edit.
+    assert.equal(await row("Rotated").count(), 2);
+    assert.equal(await page.getByRole("button", { name: "Edit Rotated" }).count(), 1);
+
+    await page.getByRole("button", { name: "Edit Limited" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("heading", { name: 'Edit "Limited"' }).waitFor();
+    const input = (label) => dialog.getByLabel(label, { exact: true });
+    // Prefilled from the key view.
+    assert.equal(await input("Key name").inputValue(), "Limited");
+    assert.equal(await dialog.getByRole("checkbox", { name: "send_messages" }).isChecked(), true);
+    assert.equal(await dialog.getByRole("checkbox", { name: "read_messages" }).isChecked(), true);
+    assert.equal(await input("Rate limit per minute").inputValue(), "7");
+    assert.equal(await input("Allowed addresses").inputValue(), "203.0.113.0/24");
+    assert.equal(await input("Metadata").inputValue(), "team=growth");
+    assert.equal(await input("Monthly send limit").inputValue(), "100");
+    await shot("edit-dialog");
+    await axe("edit dialog");
+
+    // A refused value: the API's message in the dialog, which stays open.
+    await input("Rate limit per minute").fill("0");
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await dialog.getByRole("alert").filter({ hasText: "rate_limit_per_minute" }).waitFor();
+    await shot("edit-error");
+    await axe("edit dialog with an error");
+
+    // A tighter limit and no address restriction; the other settings are left as they are.
+    await input("Rate limit per minute").fill("5");
+    await input("Allowed addresses").fill("");
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    await page.getByRole("status").filter({ hasText: "Limited was updated." }).waitFor();
+    const limits = row("Limited").locator("td.limits");
+    await limits.filter({ hasText: "5/min" }).waitFor();
+    assert.match(await limits.innerText(), /any address/);
+    assert.match(await limits.innerText(), /100\/month/);
+    assert.doesNotMatch(await limits.innerText(), /203\.0\.113/);
+    await row("Limited").locator(".meta").getByText("team=growth", { exact: true }).waitFor();
+    const refocused = await page.waitForFunction(
+      () => (document.activeElement.getAttribute("aria-label") || "").startsWith("Edit Limited"), null, { timeout: 2000 },
+    ).then(() => true, () => false);
+    assert.ok(refocused, "focus is back on the key's Edit button");
+
+    // The very next request: from the address refused before, under the new limit.
+    const read = await readMessages(keys.Limited, OUTSIDE);
+    assert.equal(read.status, 200, JSON.stringify(read.body));
+    assert.equal(read.limit, "5", "X-RateLimit-Limit is the edited limit");
+    await shot("keys-edited");
+    await axe("keys after an edit");
+  });
+
   it("shows the audit trail of every change, newest first", async () => {
     await page.getByRole("button", { name: "Refresh the audit trail" }).click();
     const events = page.locator("#audit-body tr");
-    await events.filter({ hasText: "Key rotated" }).waitFor();
+    await events.filter({ hasText: "Key edited" }).waitFor();
     const types = await events.evaluateAll((rows) => rows.map((r) => r.dataset.eventType));
     assert.deepEqual(types, [
-      "api_key.rotated", "api_key.created", "api_key.created", "api_key.created", "user.registered",
+      "api_key.updated", "api_key.created", "api_key.rotated", "api_key.created", "api_key.created", "api_key.created",
+      "user.registered",
     ]);
     assert.match(await events.first().innerText(), /ybk_[0-9a-f]{7}\.\.\./);
+    // The edit names the fields it changed (and only those).
+    const edited = await events.first().innerText();
+    assert.match(edited, /Key edited \(.*rate_limit_per_minute/);
+    assert.match(edited, /allowed_ips/);
+    assert.doesNotMatch(edited, /\b(metadata|monthly_send_limit|name|scopes)\b/);
     await shot("audit-trail");
     await axe("audit trail");
   });
@@ -322,6 +460,7 @@ describe("web console in a real browser", { concurrency: false }, () => {
     await row("Sender").getByText("Deactivated").waitFor();
     await page.getByRole("status").filter({ hasText: "Sender was deactivated." }).waitFor();
     assert.equal(await page.getByRole("button", { name: "Deactivate Sender" }).count(), 0);
+    assert.equal(await page.getByRole("button", { name: "Edit Sender" }).count(), 0, "a deactivated key has no Edit");
 
     const refused = await send(keys.Sender);
     assert.equal(refused.status, 401);
@@ -353,7 +492,7 @@ describe("web console in a real browser", { concurrency: false }, () => {
     await field("login-screen", "Password").fill(PASSWORD);
     await page.getByRole("button", { name: "Log in" }).click();
     await row("Reader").waitFor();
-    assert.equal(await page.locator("#keys-body tr").count(), 4);
+    assert.equal(await page.locator("#keys-body tr").count(), 5);
     // The failed and the successful login are in the trail.
     await page.locator("#audit-body tr").filter({ hasText: "Logged in" }).first().waitFor();
     const recent = await page.locator("#audit-body tr").evaluateAll((rows) => rows.slice(0, 2).map((r) => r.dataset.eventType));

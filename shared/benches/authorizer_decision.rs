@@ -18,6 +18,7 @@ use yebolink_shared::domain::account::DisplayName;
 use yebolink_shared::domain::api_key::ApiKeyRecord;
 use yebolink_shared::domain::ids::{KeyId, WorkspaceId};
 use yebolink_shared::domain::keys::ApiKeySecret;
+use yebolink_shared::domain::policy::KeyPolicy;
 use yebolink_shared::domain::scopes::Scopes;
 use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::http::auth::presented;
@@ -39,8 +40,9 @@ fn runtime() -> tokio::runtime::Runtime {
 fn seeded_store(rt: &tokio::runtime::Runtime) -> (MemoryStore, String, KeyCaller) {
     let store = MemoryStore::new();
     let secret = ApiKeySecret::generate().expect("randomness");
+    let id = KeyId::new();
     let record = ApiKeyRecord {
-        id: KeyId::new(),
+        id,
         workspace_id: WorkspaceId::new(),
         name: DisplayName::from_stored("bench".into()),
         key_prefix: secret.prefix(),
@@ -53,15 +55,13 @@ fn seeded_store(rt: &tokio::runtime::Runtime) -> (MemoryStore, String, KeyCaller
         expires_at: None,
         replaced_by: None,
         rotated_from: None,
+        policy: KeyPolicy::default(),
+        quota_id: id,
         last_used_ip: None,
     };
     rt.block_on(store.create_api_key(&record, u64::MAX, &created_event(&record)))
         .expect("seed key");
-    let caller = KeyCaller {
-        key_id: record.id,
-        workspace_id: record.workspace_id,
-        scopes: record.scopes,
-    };
+    let caller = KeyCaller::new(record.id, record.workspace_id, record.scopes);
     (store, secret.expose_once(), caller)
 }
 

@@ -11,6 +11,7 @@ use yebolink_shared::domain::api_key::ApiKeyRecord;
 use yebolink_shared::domain::ids::{KeyId, MessageId, WorkspaceId};
 use yebolink_shared::domain::keys::ApiKeySecret;
 use yebolink_shared::domain::message::{Channel, MessageRecord};
+use yebolink_shared::domain::policy::KeyPolicy;
 use yebolink_shared::domain::scopes::Scopes;
 use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::storage::dynamo::DynamoStore;
@@ -53,8 +54,9 @@ fn message(workspace_id: WorkspaceId) -> MessageRecord {
 
 fn key(workspace_id: WorkspaceId, n: usize) -> (ApiKeySecret, ApiKeyRecord) {
     let secret = ApiKeySecret::generate().expect("entropy");
+    let id = KeyId::new();
     let record = ApiKeyRecord {
-        id: KeyId::new(),
+        id,
         workspace_id,
         name: DisplayName::parse(&format!("key {n}")).expect("name"),
         key_prefix: secret.prefix(),
@@ -66,6 +68,8 @@ fn key(workspace_id: WorkspaceId, n: usize) -> (ApiKeySecret, ApiKeyRecord) {
         expires_at: None,
         replaced_by: None,
         rotated_from: None,
+        policy: KeyPolicy::default(),
+        quota_id: id,
         last_used_ip: None,
     };
     (secret, record)

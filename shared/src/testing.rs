@@ -12,6 +12,7 @@ use crate::domain::api_key::ApiKeyRecord;
 use crate::domain::audit::{Actor, AuditEvent, AuditEventType, RequestOrigin, Target};
 use crate::domain::ids::{KeyId, UserId, WorkspaceId};
 use crate::domain::keys::ApiKeySecret;
+use crate::domain::policy::KeyPolicy;
 use crate::domain::scopes::{Scope, Scopes};
 use crate::domain::timestamp::Timestamp;
 use crate::http::app::App;
@@ -65,11 +66,7 @@ pub fn user() -> UserCaller {
 }
 
 pub fn key_caller(workspace_id: WorkspaceId, scopes: Scopes) -> KeyCaller {
-    KeyCaller {
-        key_id: KeyId::new(),
-        workspace_id,
-        scopes,
-    }
+    KeyCaller::new(KeyId::new(), workspace_id, scopes)
 }
 
 /// Stores a new active key for `workspace_id`; returns the full secret and the record.
@@ -79,8 +76,9 @@ pub async fn seed_key(
     scopes: Scopes,
 ) -> (String, ApiKeyRecord) {
     let secret = ApiKeySecret::generate().expect("randomness");
+    let id = KeyId::new();
     let record = ApiKeyRecord {
-        id: KeyId::new(),
+        id,
         workspace_id,
         name: DisplayName::from_stored("seeded".into()),
         key_prefix: secret.prefix(),
@@ -92,6 +90,8 @@ pub async fn seed_key(
         expires_at: None,
         replaced_by: None,
         rotated_from: None,
+        policy: KeyPolicy::default(),
+        quota_id: id,
         last_used_ip: None,
     };
     store
@@ -124,11 +124,7 @@ pub fn registered_event(account: &NewAccount) -> AuditEvent {
 /// `n` sends with `key` (whose secret is `secret`), each through the authorizer's check and the
 /// messaging gate (`http::gate::admit`), as a request reaches `send-message`.
 pub async fn sends(app: &App<MemoryStore>, secret: &str, key: &ApiKeyRecord, n: usize) {
-    let caller = KeyCaller {
-        key_id: key.id,
-        workspace_id: key.workspace_id,
-        scopes: key.scopes.clone(),
-    };
+    let caller = KeyCaller::new(key.id, key.workspace_id, key.scopes.clone());
     for _ in 0..n {
         verify_api_key(&app.store, secret, Timestamp::now())
             .await

@@ -32,6 +32,7 @@ use yebolink_shared::domain::audit::{AuditEventType, Target};
 use yebolink_shared::domain::ids::{KeyId, MessageId, UserId, WorkspaceId};
 use yebolink_shared::domain::keys::ApiKeySecret;
 use yebolink_shared::domain::message::{Channel, IdempotencyRecord, MessageRecord};
+use yebolink_shared::domain::policy::KeyPolicy;
 use yebolink_shared::domain::scopes::{Scope, Scopes};
 use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::domain::usage::{
@@ -346,8 +347,9 @@ fn config() -> Config {
 
 async fn seed_key(store: &DynamoStore, last_used_at: Option<Timestamp>) -> (String, ApiKeyRecord) {
     let secret = ApiKeySecret::generate().unwrap();
+    let id = KeyId::new();
     let record = ApiKeyRecord {
-        id: KeyId::new(),
+        id,
         workspace_id: WorkspaceId::new(),
         name: DisplayName::parse("Production API Key").unwrap(),
         key_prefix: secret.prefix(),
@@ -359,6 +361,8 @@ async fn seed_key(store: &DynamoStore, last_used_at: Option<Timestamp>) -> (Stri
         expires_at: None,
         replaced_by: None,
         rotated_from: None,
+        policy: KeyPolicy::default(),
+        quota_id: id,
         last_used_ip: None,
     };
     assert_eq!(
@@ -380,8 +384,9 @@ async fn rotation_of(store: &DynamoStore, old: &ApiKeyRecord) -> Rotation {
         .unwrap()
         .unwrap();
     let secret = ApiKeySecret::generate().unwrap();
+    let id = KeyId::new();
     let new = ApiKeyRecord {
-        id: KeyId::new(),
+        id,
         key_prefix: secret.prefix(),
         key_hash: secret.hash(),
         rotated_from: Some(old.id),
@@ -641,11 +646,7 @@ async fn admit(
 const ROLL_UP_QUERY: Op = Op::Query { consistent: true };
 
 fn caller() -> KeyCaller {
-    KeyCaller {
-        key_id: KeyId::new(),
-        workspace_id: WorkspaceId::new(),
-        scopes: Scopes::all(),
-    }
+    KeyCaller::new(KeyId::new(), WorkspaceId::new(), Scopes::all())
 }
 
 #[tokio::test]
@@ -1149,6 +1150,7 @@ fn item_size(
                     AttributeValue::S(text) => text.len(),
                     AttributeValue::N(number) => number.len().div_ceil(2) + 1,
                     AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+                    AttributeValue::B(bytes) => bytes.as_ref().len(),
                     other => panic!("unexpected attribute {other:?}"),
                 }
         })
@@ -1188,6 +1190,133 @@ async fn raw_items(
         .unwrap()
         .items
         .unwrap_or_default()
+}
+
+/// Issue 25: a key with every setting at its largest (20 IPv6 blocks, 2 KB of metadata).
+fn largest_policy() -> KeyPolicy {
+    use yebolink_shared::domain::policy::{parse_allowed_ips, parse_metadata};
+    let blocks: Vec<String> = (0..20)
+        .map(|i| format!("2001:db8:{i:x}:ffff:ffff:ffff:ffff:ffff/128"))
+        .collect();
+    // 20 entries of 40-character keys, filled up to the 2,048-byte cap.
+    let mut metadata = serde_json::Map::new();
+    for i in 0..20 {
+        metadata.insert(format!("{i:0>40}"), serde_json::json!("v".repeat(55)));
+    }
+    KeyPolicy {
+        rate_limit_per_minute: Some(1_000_000),
+        allowed_ips: Some(parse_allowed_ips(&serde_json::json!(blocks)).unwrap()),
+        metadata: Some(parse_metadata(&serde_json::Value::Object(metadata)).unwrap()),
+        monthly_send_limit: Some(10_000_000),
+    }
+}
+
+#[tokio::test]
+async fn the_lookup_item_at_the_largest_settings_stays_under_one_write_unit() {
+    let (store, _ops) = counted_store().await;
+    let (_, mut key) = seed_key(&store, None).await;
+    key.id = KeyId::new();
+    let secret = ApiKeySecret::generate().unwrap();
+    (key.key_hash, key.key_prefix) = (secret.hash(), secret.prefix());
+    key.quota_id = KeyId::new(); // a rotated key's: one more attribute
+    key.policy = largest_policy();
+    key.expires_at = Some(Timestamp::now().plus_seconds(86_400));
+    key.last_used_at = Some(Timestamp::now());
+    store
+        .create_api_key(&key, 50, &created_event(&key))
+        .await
+        .unwrap();
+    let lookup = raw_items(
+        &store,
+        format!("KEYHASH#{}", key.key_hash.as_str()),
+        "KEYHASH",
+    )
+    .await;
+    let key_item = raw_items(
+        &store,
+        format!("WS#{}", key.workspace_id),
+        &format!("KEY#{}", key.id),
+    )
+    .await;
+    let (lookup_size, key_size) = (item_size(&lookup[0]), item_size(&key_item[0]));
+    println!("largest lookup item: {lookup_size} bytes; its key item: {key_size} bytes");
+    assert!(
+        lookup_size <= 1024,
+        "the last_used_at write stays 1 WRU: {lookup_size}"
+    );
+    assert!(
+        key_size > 2048,
+        "the metadata is on the key item: {key_size}"
+    );
+}
+
+#[tokio::test]
+async fn a_monthly_limit_adds_one_conditional_update_and_an_edit_is_a_read_and_a_transaction() {
+    use yebolink_shared::services::ratelimit::count_monthly_send;
+    use yebolink_shared::storage::keys::{KeyUpdate, Updated};
+    let (store, ops) = counted_store().await;
+    let limited = KeyCaller {
+        monthly_send_limit: Some(2),
+        ..caller()
+    };
+    let now = Timestamp::now();
+    for _ in 0..3 {
+        count_monthly_send(&store, &limited, now).await.unwrap();
+    }
+    // Admitted or refused, one conditional ADD each; a key without a limit, none.
+    assert_eq!(ops.take(), [Op::UpdateItem, Op::UpdateItem, Op::UpdateItem]);
+    count_monthly_send(&store, &caller(), now).await.unwrap();
+    assert_eq!(ops.take(), []);
+
+    // PATCH: the key (consistent), then key, lookup and event in one transaction; an edit of
+    // the name or metadata alone leaves the lookup item as it is.
+    let (_, key) = seed_key(&store, None).await;
+    ops.take();
+    let old = store
+        .get_api_key(key.workspace_id, key.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let edit = |old: &ApiKeyRecord, new: ApiKeyRecord| KeyUpdate {
+        old: old.clone(),
+        new,
+        event: event(AuditEventType::ApiKeyUpdated, Target::api_key(old)),
+        now,
+    };
+    let limited = ApiKeyRecord {
+        policy: largest_policy(),
+        ..old.clone()
+    };
+    let written = store
+        .update_api_key(&edit(&old, limited.clone()))
+        .await
+        .unwrap();
+    assert_eq!(written, Updated::Updated);
+    assert_eq!(
+        ops.take(),
+        [
+            GET_CONSISTENT,
+            Op::TransactWriteItems {
+                puts: 1,
+                updates: 2
+            }
+        ]
+    );
+    let renamed = ApiKeyRecord {
+        name: DisplayName::parse("Renamed").unwrap(),
+        ..limited.clone()
+    };
+    store
+        .update_api_key(&edit(&limited, renamed))
+        .await
+        .unwrap();
+    assert_eq!(
+        ops.take(),
+        [Op::TransactWriteItems {
+            puts: 1,
+            updates: 1
+        }]
+    );
 }
 
 #[tokio::test]

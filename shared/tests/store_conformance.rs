@@ -14,6 +14,7 @@ use yebolink_shared::domain::audit::{AuditEventType, Target};
 use yebolink_shared::domain::ids::{KeyId, MessageId, UserId, WorkspaceId};
 use yebolink_shared::domain::keys::ApiKeySecret;
 use yebolink_shared::domain::message::{Channel, IdempotencyRecord, MessageRecord};
+use yebolink_shared::domain::policy::{parse_allowed_ips, parse_metadata, KeyPolicy};
 use yebolink_shared::domain::scopes::Scopes;
 use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::domain::usage::{
@@ -25,7 +26,9 @@ use yebolink_shared::storage::accounts::AccountCreated;
 use yebolink_shared::storage::counters::Counter;
 use yebolink_shared::storage::dynamo::DynamoStore;
 use yebolink_shared::storage::error::StoreError;
-use yebolink_shared::storage::keys::{Deactivation, KeyCreated, Rotated, Rotation};
+use yebolink_shared::storage::keys::{
+    Deactivation, KeyCreated, KeyUpdate, Rotated, Rotation, Updated,
+};
 use yebolink_shared::storage::memory::MemoryStore;
 use yebolink_shared::storage::messages::SendOutcome;
 use yebolink_shared::storage::table::create_table;
@@ -55,8 +58,9 @@ async fn dynamo_store() -> DynamoStore {
 
 fn new_key(workspace_id: WorkspaceId) -> (ApiKeySecret, ApiKeyRecord) {
     let secret = ApiKeySecret::generate().unwrap();
+    let id = KeyId::new();
     let record = ApiKeyRecord {
-        id: KeyId::new(),
+        id,
         workspace_id,
         name: DisplayName::parse("Production API Key").unwrap(),
         key_prefix: secret.prefix(),
@@ -68,6 +72,8 @@ fn new_key(workspace_id: WorkspaceId) -> (ApiKeySecret, ApiKeyRecord) {
         expires_at: None,
         replaced_by: None,
         rotated_from: None,
+        policy: KeyPolicy::default(),
+        quota_id: id,
         last_used_ip: None,
     };
     (secret, record)
@@ -362,6 +368,17 @@ async fn an_idempotency_key_replays_its_first_record_until_it_expires<S: Store>(
         .await
         .unwrap();
     assert_eq!(again, SendOutcome::Replayed(first.clone()));
+    // Found as it is replayed, and not once it has expired.
+    let found = store.find_idempotency_record(workspace, "order-42", now);
+    assert_eq!(found.await.unwrap(), Some(first.clone()));
+    let expired = store.find_idempotency_record(workspace, "order-42", now.plus_seconds(86_401));
+    assert_eq!(expired.await.unwrap(), None);
+    let other = store.find_idempotency_record(WorkspaceId::new(), "order-42", now);
+    assert_eq!(
+        other.await.unwrap(),
+        None,
+        "another workspace's key is another record"
+    );
     assert_eq!(
         store
             .list_messages(workspace, 10, None)
@@ -454,6 +471,189 @@ async fn counters_are_separate_per_name_and_window_and_can_be_taken_back<S: Stor
     let fresh = Counter::RegistrationsFromSource("192.0.2.9");
     store.uncount(fresh, window).await.unwrap();
     assert_eq!(store.count(fresh, window, expires).await.unwrap(), 1);
+}
+
+/// A key with every setting at its largest: 20 IPv6 blocks, 20 metadata entries.
+fn restricted_key(workspace_id: WorkspaceId) -> (ApiKeySecret, ApiKeyRecord) {
+    let (secret, mut key) = new_key(workspace_id);
+    let blocks: Vec<String> = (0..20).map(|i| format!("2001:db8:{i:x}::/48")).collect();
+    let metadata: serde_json::Map<String, serde_json::Value> = (0..20)
+        .map(|i| (format!("label-{i}"), serde_json::json!("v".repeat(80))))
+        .collect();
+    key.policy = KeyPolicy {
+        rate_limit_per_minute: Some(7),
+        allowed_ips: Some(parse_allowed_ips(&serde_json::json!(blocks)).unwrap()),
+        metadata: Some(parse_metadata(&serde_json::Value::Object(metadata)).unwrap()),
+        monthly_send_limit: Some(10_000_000),
+    };
+    (secret, key)
+}
+
+async fn a_keys_policy_is_stored_and_its_lookup_carries_all_but_the_metadata<S: Store>(store: &S) {
+    let workspace = WorkspaceId::new();
+    let (_, key) = restricted_key(workspace);
+    store
+        .create_api_key(&key, 10, &created_event(&key))
+        .await
+        .unwrap();
+    let stored = store.get_api_key(workspace, key.id).await.unwrap().unwrap();
+    assert_eq!(stored.policy, key.policy);
+    assert_eq!(stored.quota_id, key.id);
+    let lookup = store
+        .find_key_by_hash(&key.key_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lookup.policy.allowed_ips, key.policy.allowed_ips);
+    assert_eq!(lookup.policy.rate_limit_per_minute, Some(7));
+    assert_eq!(lookup.policy.monthly_send_limit, Some(10_000_000));
+    assert_eq!(
+        lookup.policy.metadata, None,
+        "the request path never reads it"
+    );
+}
+
+async fn an_edit_changes_the_key_and_its_lookup_together_with_its_event<S: Store>(store: &S) {
+    let workspace = WorkspaceId::new();
+    let (_, key) = new_key(workspace);
+    store
+        .create_api_key(&key, 10, &created_event(&key))
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let (_, wanted) = restricted_key(workspace);
+    let edited = ApiKeyRecord {
+        name: DisplayName::parse("Renamed").unwrap(),
+        scopes: Scopes::from_stored("read_messages").unwrap(),
+        policy: wanted.policy.clone(),
+        ..key.clone()
+    };
+    let update = |old: &ApiKeyRecord, new: &ApiKeyRecord| KeyUpdate {
+        old: old.clone(),
+        new: new.clone(),
+        event: event(AuditEventType::ApiKeyUpdated, Target::api_key(old)),
+        now,
+    };
+    assert_eq!(
+        store.update_api_key(&update(&key, &edited)).await.unwrap(),
+        Updated::Updated
+    );
+    assert_eq!(
+        store.get_api_key(workspace, key.id).await.unwrap(),
+        Some(edited.clone())
+    );
+    let lookup = store
+        .find_key_by_hash(&key.key_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lookup.scopes, edited.scopes);
+    assert_eq!(lookup.policy.allowed_ips, edited.policy.allowed_ips);
+
+    // An edit made from a stale read changes nothing.
+    let stale = ApiKeyRecord {
+        name: DisplayName::parse("Lost").unwrap(),
+        ..key.clone()
+    };
+    assert_eq!(
+        store.update_api_key(&update(&key, &stale)).await.unwrap(),
+        Updated::Changed
+    );
+    // Clearing the settings removes them from both items.
+    let cleared = ApiKeyRecord {
+        policy: KeyPolicy::default(),
+        ..edited.clone()
+    };
+    assert_eq!(
+        store
+            .update_api_key(&update(&edited, &cleared))
+            .await
+            .unwrap(),
+        Updated::Updated
+    );
+    let lookup = store
+        .find_key_by_hash(&key.key_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lookup.policy, KeyPolicy::default());
+    let page = store
+        .list_audit_events(workspace, 10, None, Some(AuditEventType::ApiKeyUpdated))
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 2, "one event per edit that was written");
+
+    // A deactivated key takes no edit.
+    store
+        .deactivate_api_key(workspace, key.id, deactivated_event)
+        .await
+        .unwrap();
+    let inactive = store.get_api_key(workspace, key.id).await.unwrap().unwrap();
+    let renamed = ApiKeyRecord {
+        name: DisplayName::parse("Too late").unwrap(),
+        ..inactive.clone()
+    };
+    assert_eq!(
+        store
+            .update_api_key(&update(&inactive, &renamed))
+            .await
+            .unwrap(),
+        Updated::Changed
+    );
+}
+
+async fn a_bounded_counter_stops_at_its_limit_and_reads_back<S: Store>(store: &S) {
+    let counter = Counter::MonthlySends(KeyId::new());
+    let month = Timestamp::from_unix(1_796_083_200);
+    let expires = month.plus_seconds(40 * 86_400);
+    assert_eq!(store.current_count(counter, month).await.unwrap(), 0);
+    assert_eq!(
+        store.count_up_to(counter, month, expires, 2).await.unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        store.count_up_to(counter, month, expires, 2).await.unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        store.count_up_to(counter, month, expires, 2).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.current_count(counter, month).await.unwrap(),
+        2,
+        "a refusal writes nothing"
+    );
+    store.uncount(counter, month).await.unwrap();
+    assert_eq!(
+        store.count_up_to(counter, month, expires, 2).await.unwrap(),
+        Some(2)
+    );
+    // A lowered limit refuses at once.
+    assert_eq!(
+        store.count_up_to(counter, month, expires, 1).await.unwrap(),
+        None
+    );
+}
+
+async fn parallel_bounded_counts_admit_exactly_the_limit<S: Store + 'static>(store: Arc<S>) {
+    let counter_key = KeyId::new();
+    let month = Timestamp::from_unix(1_796_083_200);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let counter = Counter::MonthlySends(counter_key);
+            store
+                .count_up_to(counter, month, month.plus_seconds(86_400), 7)
+                .await
+                .unwrap()
+        });
+    }
+    let admitted: Vec<u64> = tasks.join_all().await.into_iter().flatten().collect();
+    let mut sorted = admitted.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (1..=7).collect::<Vec<_>>(), "each place taken once");
 }
 
 async fn a_workspace_holds_at_most_its_cap_of_active_keys<S: Store + 'static>(store: Arc<S>) {
@@ -1002,7 +1202,11 @@ conformance!(
     a_request_moved_to_workspace_limited_leaves_its_first_count_and_never_goes_below_zero,
     a_keys_last_minute_before_a_month_of_silence_is_kept,
     a_range_without_traffic_is_all_zero_buckets,
-    a_deactivated_keys_usage_stays_readable;
+    a_deactivated_keys_usage_stays_readable,
+    a_keys_policy_is_stored_and_its_lookup_carries_all_but_the_metadata,
+    an_edit_changes_the_key_and_its_lookup_together_with_its_event,
+    a_bounded_counter_stops_at_its_limit_and_reads_back;
+    parallel_bounded_counts_admit_exactly_the_limit,
     concurrent_requests_are_counted_exactly,
     concurrently_created_keys_are_all_unique_and_listed,
     a_workspace_holds_at_most_its_cap_of_active_keys

@@ -172,6 +172,28 @@ impl Reply {
         }
     }
 
+    /// `X-Quota-Limit` and `X-Quota-Remaining` (a key's monthly send limit) as
+    /// `(limit, remaining)`, or `None` when the response carries neither; panics if only one is
+    /// present or either is not an integer.
+    pub fn quota(&self) -> Option<(u64, u64)> {
+        let get = |name: &str| -> Option<u64> {
+            self.header(name).map(|raw| {
+                raw.trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{}: {name} is not an integer: {raw:?}", self.what))
+            })
+        };
+        match (get("x-quota-limit"), get("x-quota-remaining")) {
+            (Some(limit), Some(remaining)) => Some((limit, remaining)),
+            (None, None) => None,
+            (limit, remaining) => panic!(
+                "{}: X-Quota-Limit ({limit:?}) and X-Quota-Remaining ({remaining:?}) come together \
+                 (status {}, body {})",
+                self.what, self.status, self.text
+            ),
+        }
+    }
+
     /// The three rate-limit headers, checked to be plausible for a fixed one-minute window at
     /// the moment this response arrived.
     pub fn plausible_rate_limit(&self) -> RateLimit {
@@ -328,6 +350,14 @@ impl TestApi {
         }
     }
 
+    /// The same client, calling from `ip` (an IPv4 or IPv6 address).
+    pub fn from_address(&self, ip: &str) -> Self {
+        Self {
+            source_ip: ip.to_owned(),
+            ..self.clone()
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }
@@ -426,6 +456,42 @@ impl TestApi {
             body["scopes"] = json!(scopes);
         }
         self.create_key_with(token, &body).await.data(201)
+    }
+
+    /// Creates a key with `settings` (fields of the create body, e.g.
+    /// `{"rate_limit_per_minute": 3}`; `null`s are sent as given) and a fresh name unless
+    /// `settings` names it; asserts 201 and returns `data`.
+    pub async fn create_key_with_settings(&self, token: &str, settings: &Value) -> Value {
+        let mut body = json!({"name": format!("bb-{}", Uuid::new_v4().simple())});
+        for (field, value) in settings
+            .as_object()
+            .unwrap_or_else(|| panic!("settings must be a JSON object: {settings}"))
+        {
+            body[field] = value.clone();
+        }
+        self.create_key_with(token, &body).await.data(201)
+    }
+
+    /// `PATCH /api/v1/api-keys/{id}` with a JSON body and a bearer token.
+    pub async fn update_key(&self, token: &str, id: &str, body: &Value) -> Reply {
+        self.send(
+            self.request(Method::PATCH, &format!("/api/v1/api-keys/{id}"))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
+    /// The key `id` as `GET /api/v1/api-keys` shows it; panics if it is not listed.
+    pub async fn listed_key(&self, token: &str, id: &str) -> Value {
+        let listed = self.list_keys(token).await.data(200);
+        listed["api_keys"]
+            .as_array()
+            .unwrap_or_else(|| panic!("api_keys must be an array: {listed}"))
+            .iter()
+            .find(|k| k["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("key {id} is not listed: {listed}"))
     }
 
     /// A fresh workspace and one key in it with `scopes` (both when `None`). Returns the account

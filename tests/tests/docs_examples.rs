@@ -35,7 +35,8 @@ async fn docs_curl_create_key_example_returns_the_documented_response() {
     };
 
     // The documented response, field for field (the Go example's CreateKeyResponse), plus the
-    // two lifecycle fields every key view has (`expires_at`, `status`).
+    // two lifecycle fields every key view has (`expires_at`, `status`) and the key's policy
+    // (issue 25: `rate_limit_per_minute`, `allowed_ips`, `metadata`, `monthly_send_limit`).
     assert_eq!(body["success"], json!(true));
     let data = &body["data"];
     let mut fields: Vec<&str> = data
@@ -48,12 +49,16 @@ async fn docs_curl_create_key_example_returns_the_documented_response() {
     assert_eq!(
         fields,
         [
+            "allowed_ips",
             "created_at",
             "expires_at",
             "id",
             "key",
             "key_prefix",
+            "metadata",
+            "monthly_send_limit",
             "name",
+            "rate_limit_per_minute",
             "scopes",
             "status",
             "warning"

@@ -1,6 +1,6 @@
 //! Races over HTTP: deactivation while the key is in use, concurrent key creation, concurrent
 //! registration of one email, concurrent idempotent sends, concurrent deactivations, concurrent
-//! rotations, and rotation racing deactivation.
+//! rotations, rotation racing deactivation, and parallel sends against a monthly send limit.
 //!
 //! Concurrent sends at the rate limit are in `rate_limits.rs`
 //! (`a_concurrent_burst_of_twice_the_limit_admits_exactly_the_limit`); eight concurrent key
@@ -452,4 +452,82 @@ async fn a_rotation_racing_a_deactivation_never_leaves_two_working_keys() {
             assert!(api.key_works(&new_key).await, "the rotation's key was lost");
         }
     }
+}
+
+/// A key's monthly send limit holds under concurrency: of N parallel sends, exactly M are
+/// admitted, each seeing its own place in the count, and exactly M messages exist.
+#[tokio::test]
+async fn parallel_sends_against_a_monthly_limit_admit_exactly_that_many() {
+    const LIMIT: u64 = 5;
+    const SENDS: u64 = 20;
+    let api = TestApi::from_env();
+    let account = api.register_workspace().await;
+    // A per-minute limit of its own above the burst and the reads after it, so that only the
+    // monthly limit refuses.
+    let key = api
+        .create_key_with_settings(
+            &account.token,
+            &json!({"monthly_send_limit": LIMIT, "rate_limit_per_minute": SENDS + 5}),
+        )
+        .await;
+    let secret = str_at(&key, "/key").to_owned();
+
+    let mut set = JoinSet::new();
+    for i in 0..SENDS {
+        let (api, secret) = (api.clone(), secret.clone());
+        set.spawn(async move {
+            api.send_message(&secret, &sms(&format!("parallel {i}")))
+                .await
+        });
+    }
+    let mut created = HashSet::new();
+    let mut remaining_seen = Vec::new();
+    let mut refused = 0;
+    while let Some(done) = set.join_next().await {
+        let reply = done.expect("send task");
+        match reply.status.as_u16() {
+            201 => {
+                let data = reply.data(201);
+                created.insert(str_at(&data, "/id").to_owned());
+                let (limit, remaining) = reply
+                    .quota()
+                    .unwrap_or_else(|| panic!("{}: a 201 carries X-Quota-*", reply.what));
+                assert_eq!(limit, LIMIT);
+                remaining_seen.push(remaining);
+            }
+            _ => {
+                assert_error(&reply, 429, "quota_exceeded");
+                assert_eq!(reply.quota(), Some((LIMIT, 0)), "{}", reply.what);
+                assert!(reply.header("retry-after").is_some(), "{}", reply.what);
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(
+        created.len() as u64,
+        LIMIT,
+        "admitted exactly the monthly limit"
+    );
+    assert_eq!(refused, SENDS - LIMIT);
+    remaining_seen.sort_unstable();
+    assert_eq!(
+        remaining_seen,
+        (0..LIMIT).collect::<Vec<_>>(),
+        "each admitted send has its own place in the count"
+    );
+
+    let listed = api
+        .list_messages(&secret, &[("limit", "100")])
+        .await
+        .data(200);
+    let listed: HashSet<String> = strs_in(&listed, "messages", "/id")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(listed, created, "exactly the admitted sends made messages");
+    assert_error(
+        &api.send_message(&secret, &sms("after the race")).await,
+        429,
+        "quota_exceeded",
+    );
 }

@@ -6,17 +6,16 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::domain::account::DisplayName;
 use yebolink_shared::domain::api_key::ApiKeyRecord;
 use yebolink_shared::domain::audit::{Actor, AuditEventType, Target};
 use yebolink_shared::domain::ids::KeyId;
 use yebolink_shared::domain::keys::{parse_key_expiry, ApiKeySecret};
-use yebolink_shared::domain::scopes::{Scopes, ScopesError};
 use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::http::app::App;
 use yebolink_shared::http::audit::event_for_request;
 use yebolink_shared::http::auth::authenticate_user;
 use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::key_settings::{parse_name, parse_scopes, policy_of_new_key};
 use yebolink_shared::http::request::json_object;
 use yebolink_shared::http::response::respond;
 use yebolink_shared::http::views;
@@ -33,16 +32,9 @@ async fn create_api_key<S: Store>(
 ) -> Result<(StatusCode, Value), ApiError> {
     let user = authenticate_user(app, req).await?;
     let body = json_object(req)?;
-    let name = DisplayName::parse(body.required_str("name")?)
-        .map_err(|problem| ApiError::field("name", problem))?;
-    let scopes = Scopes::from_request(body.optional_str_array("scopes")?.as_deref()).map_err(
-        |err| match err {
-            ScopesError::Empty => ApiError::field("scopes", "must not be empty"),
-            ScopesError::Unknown(_) => {
-                ApiError::field("scopes", "each must be send_messages or read_messages")
-            }
-        },
-    )?;
+    let name = parse_name(body.required_str("name")?)?;
+    let scopes = parse_scopes(body.optional_str_array("scopes")?.as_deref())?;
+    let policy = policy_of_new_key(&body, &app.limits)?;
 
     let now = Timestamp::now();
     let expires_at = body
@@ -52,8 +44,11 @@ async fn create_api_key<S: Store>(
         .map_err(|problem| ApiError::field("expires_at", problem))?;
 
     let secret = ApiKeySecret::generate()?;
+    let id = KeyId::new();
     let key = ApiKeyRecord {
-        id: KeyId::new(),
+        id,
+        policy,
+        quota_id: id,
         workspace_id: user.workspace_id,
         name,
         key_prefix: secret.prefix(),
@@ -73,7 +68,7 @@ async fn create_api_key<S: Store>(
         AuditEventType::ApiKeyCreated,
         Actor::User { id: user.user_id },
         Target::api_key(&key),
-        json!({ "name": key.name, "scopes": key.scopes, "expires_at": key.expires_at }),
+        created_event_details(&key, app.limits.rate_limit_per_minute),
         now,
     );
     let limit = app.limits.workspace_key_limit;
@@ -83,8 +78,21 @@ async fn create_api_key<S: Store>(
     tracing::info!(key_id = %key.id, key_prefix = %key.key_prefix, workspace_id = %key.workspace_id, "API key created");
     Ok((
         StatusCode::CREATED,
-        views::created_api_key(&key, secret, now),
+        views::created_api_key(&key, secret, app.limits.rate_limit_per_minute, now),
     ))
+}
+
+/// The `api_key.created` event's details: what the key was created with.
+fn created_event_details(key: &ApiKeyRecord, default_limit: u64) -> Value {
+    let mut details =
+        json!({ "name": key.name, "scopes": key.scopes, "expires_at": key.expires_at });
+    if let (Some(details), Value::Object(policy)) = (
+        details.as_object_mut(),
+        views::key_policy(&key.policy, default_limit),
+    ) {
+        details.extend(policy);
+    }
+    details
 }
 
 #[cfg(test)]
@@ -92,6 +100,7 @@ mod tests {
     use super::*;
     use yebolink_shared::domain::api_key::KeyStatus;
     use yebolink_shared::domain::keys::ApiKeySecret;
+    use yebolink_shared::domain::scopes::Scopes;
     use yebolink_shared::services::auth::{verify_api_key, AuthError, KeyRefusal, Principal};
     use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{
@@ -230,7 +239,7 @@ mod tests {
         ));
         let stored = &app.store.list_api_keys(owner.workspace_id).await.unwrap()[0];
         assert_eq!(stored.status(expiry), KeyStatus::Expired);
-        assert_eq!(views::api_key(stored, expiry)["is_active"], false);
+        assert_eq!(views::api_key(stored, 100, expiry)["is_active"], false);
     }
 
     #[tokio::test]

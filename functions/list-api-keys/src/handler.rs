@@ -23,7 +23,11 @@ async fn list_api_keys<S: Store>(
     let user = authenticate_user(app, req).await?;
     let keys = app.store.list_api_keys(user.workspace_id).await?;
     let now = Timestamp::now();
-    let api_keys: Vec<Value> = keys.iter().map(|key| views::api_key(key, now)).collect();
+    let default_limit = app.limits.rate_limit_per_minute;
+    let api_keys: Vec<Value> = keys
+        .iter()
+        .map(|key| views::api_key(key, default_limit, now))
+        .collect();
     Ok((StatusCode::OK, json!({ "api_keys": api_keys })))
 }
 

@@ -63,6 +63,8 @@ async fn rotate_api_key<S: Store>(
             .map(|expiry| now.plus_seconds(expiry.unix() - old.created_at.unix())),
         replaced_by: None,
         rotated_from: Some(old.id),
+        // Everything else carries over: name, scopes, the policy, and the monthly count
+        // (`quota_id`), so rotating never resets a quota.
         ..old.clone()
     };
     // The overlap never lengthens the old key's life.
@@ -101,7 +103,12 @@ async fn rotate_api_key<S: Store>(
             );
             Ok((
                 StatusCode::CREATED,
-                views::created_api_key(&rotation.new, secret, now),
+                views::created_api_key(
+                    &rotation.new,
+                    secret,
+                    app.limits.rate_limit_per_minute,
+                    now,
+                ),
             ))
         }
     }

@@ -14,24 +14,59 @@ use yebolink_shared::domain::message::{
 };
 use yebolink_shared::domain::scopes::Scope;
 use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::domain::window::Quota;
 use yebolink_shared::http::app::App;
 use yebolink_shared::http::error::ApiError;
-use yebolink_shared::http::gate::{admit_then, with_quota};
+use yebolink_shared::http::gate::{admit_then, with_monthly_quota, with_quota};
 use yebolink_shared::http::request::{json_object, JsonObject};
 use yebolink_shared::http::response::{failure, with_json};
 use yebolink_shared::http::views;
 use yebolink_shared::services::auth::KeyCaller;
+use yebolink_shared::services::ratelimit::{
+    count_monthly_send, monthly_standing, uncount_monthly_send,
+};
 use yebolink_shared::storage::messages::SendOutcome;
 use yebolink_shared::storage::Store;
 
 pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 60 * 60;
 
-/// The write happens only for an admitted request (`http::gate::admit_then`).
+/// The write happens only for an admitted request (`http::gate::admit_then`). Every admitted
+/// send of a key with a monthly limit answers with its `X-Quota-*` headers.
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> Response<Body> {
-    let send = async |key: &KeyCaller| send_message(app, &req, key).await;
+    let send = async |key: &KeyCaller| {
+        let (monthly, result) = send_message(app, &req, key).await;
+        let response = result.unwrap_or_else(|err| failure(&err));
+        with_monthly_standing(app, key, monthly, response).await
+    };
     match admit_then(app, &req, Scope::SendMessages, send).await {
-        Ok((quota, result)) => with_quota(quota, result.unwrap_or_else(|err| failure(&err))),
+        Ok((quota, response)) => with_quota(quota, response),
         Err(refusal) => refusal,
+    }
+}
+
+/// `response` with the key's monthly standing: the one its send was counted at, or (for a
+/// send refused before it was counted) as read now. Nothing for a key without a limit.
+async fn with_monthly_standing<S: Store>(
+    app: &App<S>,
+    key: &KeyCaller,
+    counted: Option<Quota>,
+    response: Response<Body>,
+) -> Response<Body> {
+    if key.monthly_send_limit.is_none() {
+        return response;
+    }
+    let standing = match counted {
+        Some(quota) => Some(quota),
+        None => monthly_standing(&app.store, key, Timestamp::now())
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "could not read the monthly send count");
+                None
+            }),
+    };
+    match standing {
+        Some(quota) => with_monthly_quota(quota, response),
+        None => response,
     }
 }
 
@@ -139,14 +174,97 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
         })
 }
 
+/// The send, and where the key stands against its monthly limit once this send was counted
+/// (`None`: no limit, or refused before counting).
 async fn send_message<S: Store>(
     app: &App<S>,
     req: &Request,
     key: &KeyCaller,
-) -> Result<Response<Body>, ApiError> {
-    let idempotency_key = idempotency_key(req)?;
-    let draft = Draft::parse(&json_object(req)?)?;
+) -> (Option<Quota>, Result<Response<Body>, ApiError>) {
     let now = Timestamp::now();
+    let (idempotency_key, draft) =
+        match idempotency_key(req).and_then(|idem| Ok((idem, Draft::parse(&json_object(req)?)?))) {
+            Ok(valid) => valid,
+            Err(err) => return (None, Err(err)),
+        };
+    // The monthly limit is counted last before the write, for a valid send only: one
+    // conditional write that lets exactly the limit through, however many race for it.
+    let monthly = match count_monthly_send(&app.store, key, now).await {
+        Ok(None) => None,
+        Ok(Some((quota, Ok(())))) => Some(quota),
+        Ok(Some((quota, Err(refusal)))) => {
+            // A retry of a send that was made still gets its first answer.
+            let replay = replay_of(app, key, idempotency_key.as_deref(), &draft, now).await;
+            return (
+                Some(quota),
+                replay.and_then(|first| first.ok_or(refusal.into())),
+            );
+        }
+        Err(err) => return (None, Err(err.into())),
+    };
+    let sent = write_message(app, key, idempotency_key, draft, now).await;
+    match (&sent, monthly) {
+        // A replay sent nothing new, and a refused one nothing at all: the count goes back.
+        (Ok(Written::Replayed(_)) | Err(ApiError::IdempotencyConflict), Some(quota)) => {
+            if let Err(err) = uncount_monthly_send(&app.store, key, now).await {
+                tracing::warn!(error = %err, "a replayed send stays counted for the month");
+            }
+            let back = Quota {
+                remaining: (quota.remaining + 1).min(quota.limit),
+                ..quota
+            };
+            (Some(back), sent.map(Written::into_response))
+        }
+        _ => (monthly, sent.map(Written::into_response)),
+    }
+}
+
+/// The first answer to this `Idempotency-Key`, if it was a send of the same message.
+async fn replay_of<S: Store>(
+    app: &App<S>,
+    key: &KeyCaller,
+    idempotency_key: Option<&str>,
+    draft: &Draft,
+    now: Timestamp,
+) -> Result<Option<Response<Body>>, ApiError> {
+    let Some(idempotency_key) = idempotency_key else {
+        return Ok(None);
+    };
+    let first = app
+        .store
+        .find_idempotency_record(key.workspace_id, idempotency_key, now)
+        .await?;
+    match first {
+        Some(first) if first.request_hash == draft.fingerprint() => {
+            let status = StatusCode::from_u16(first.status).map_err(|_| ApiError::Internal)?;
+            Ok(Some(with_json(status, first.body)))
+        }
+        Some(_) => Err(ApiError::IdempotencyConflict),
+        None => Ok(None),
+    }
+}
+
+/// A send's write: a new message, or the first response to the same `Idempotency-Key`.
+enum Written {
+    Created(Response<Body>),
+    Replayed(Response<Body>),
+}
+
+impl Written {
+    fn into_response(self) -> Response<Body> {
+        match self {
+            Written::Created(response) | Written::Replayed(response) => response,
+        }
+    }
+}
+
+async fn write_message<S: Store>(
+    app: &App<S>,
+    key: &KeyCaller,
+    idempotency_key: Option<String>,
+    draft: Draft,
+    now: Timestamp,
+) -> Result<Written, ApiError> {
     let segments = if draft.channel == Channel::Sms {
         sms_segments(&draft.text)
     } else {
@@ -181,11 +299,11 @@ async fn send_message<S: Store>(
     {
         SendOutcome::Created => {
             tracing::info!(message_id = %message.id, key_id = %key.key_id, channel = message.channel.as_str(), "message queued");
-            Ok(with_json(StatusCode::CREATED, body))
+            Ok(Written::Created(with_json(StatusCode::CREATED, body)))
         }
         SendOutcome::Replayed(first) if first.request_hash == fingerprint => {
             let status = StatusCode::from_u16(first.status).map_err(|_| ApiError::Internal)?;
-            Ok(with_json(status, first.body))
+            Ok(Written::Replayed(with_json(status, first.body)))
         }
         SendOutcome::Replayed(_) => Err(ApiError::IdempotencyConflict),
     }
@@ -326,5 +444,66 @@ mod tests {
 
         let conflict = handle(&app, with_key(sms("twice"), "order-42")).await;
         assert_error(&conflict, 422, "idempotency_conflict");
+    }
+
+    /// Issue 25: a monthly limit admits exactly its count, answers every admitted send with
+    /// where the key stands, and a replay or an invalid send does not use it up.
+    #[tokio::test]
+    async fn a_monthly_limit_admits_its_count_and_every_send_shows_the_standing() {
+        let mut app = app();
+        app.limits.rate_limit_per_minute = 100;
+        let key = KeyCaller {
+            monthly_send_limit: Some(2),
+            ..key_caller(WorkspaceId::new(), Scopes::all())
+        };
+        let quota = |response: &Response<Body>| {
+            let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+            (header("x-quota-limit"), header("x-quota-remaining"))
+        };
+        let first = handle(&app, send(&key, sms("one"))).await;
+        assert_eq!(first.status(), 201);
+        assert_eq!(quota(&first), ("2".into(), "1".into()));
+
+        let mut again = send(&key, sms("two"));
+        again
+            .headers_mut()
+            .insert("idempotency-key", "order-2".parse().unwrap());
+        let second = handle(&app, again).await;
+        assert_eq!(quota(&second), ("2".into(), "0".into()));
+        let mut replay = send(&key, sms("two"));
+        replay
+            .headers_mut()
+            .insert("idempotency-key", "order-2".parse().unwrap());
+        let replayed = handle(&app, replay).await;
+        assert_eq!(replayed.status(), 201, "the first answer again");
+        assert_eq!(
+            quota(&replayed),
+            ("2".into(), "0".into()),
+            "a replay is not a send"
+        );
+
+        let invalid = handle(&app, send(&key, json!({"channel": "fax"}))).await;
+        assert_eq!(invalid.status(), 400);
+        assert_eq!(quota(&invalid), ("2".into(), "0".into()));
+
+        let refused = handle(&app, send(&key, sms("three"))).await;
+        assert_error(&refused, 429, "quota_exceeded");
+        assert_eq!(quota(&refused), ("2".into(), "0".into()));
+        let retry: i64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (_, month_end) = yebolink_shared::domain::window::calendar_month(Timestamp::now());
+        assert!(
+            (month_end - Timestamp::now().unix() - retry).abs() <= 2,
+            "until the month ends"
+        );
+        let page = app
+            .store
+            .list_messages(key.workspace_id, 10, None)
+            .await
+            .unwrap();
+        assert_eq!(page.messages.len(), 2, "the refused send stored nothing");
     }
 }

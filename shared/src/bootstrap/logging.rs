@@ -28,7 +28,7 @@ pub fn write_metric_line(line: &str) {
 }
 
 /// Crates whose events are logged at the configured level; every other crate at most `debug`.
-const OWN_CRATES: [&str; 16] = [
+const OWN_CRATES: [&str; 17] = [
     "yebolink_shared",
     "authorizer",
     "authorizer_handler",
@@ -44,6 +44,7 @@ const OWN_CRATES: [&str; 16] = [
     "report_leaked_keys",
     "rotate_api_key",
     "send_message",
+    "update_api_key",
     "workspace_usage",
 ];
 

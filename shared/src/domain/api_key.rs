@@ -4,6 +4,7 @@
 use crate::domain::account::DisplayName;
 use crate::domain::ids::{KeyId, WorkspaceId};
 use crate::domain::keys::{KeyHash, KeyPrefix};
+use crate::domain::policy::{IpBlock, KeyPolicy, Metadata};
 use crate::domain::scopes::Scopes;
 use crate::domain::timestamp::Timestamp;
 
@@ -29,6 +30,56 @@ pub struct ApiKeyRecord {
     pub replaced_by: Option<KeyId>,
     /// Set on a key made by rotation: the key it replaces.
     pub rotated_from: Option<KeyId>,
+    /// Its own limit, addresses, metadata and monthly send limit.
+    pub policy: KeyPolicy,
+    /// Whose monthly send count this key continues: its own id, or (after rotation) that of
+    /// the first key of its line, so rotating never resets a quota.
+    pub quota_id: KeyId,
+}
+
+/// An edit of a key: a field left `None` stays as it is; for the policy's settings,
+/// `Some(None)` clears one (the rate limit then is the default again).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyEdit {
+    pub name: Option<DisplayName>,
+    pub scopes: Option<Scopes>,
+    pub rate_limit_per_minute: Option<Option<u64>>,
+    pub allowed_ips: Option<Option<Vec<IpBlock>>>,
+    pub metadata: Option<Option<Metadata>>,
+    pub monthly_send_limit: Option<Option<u64>>,
+}
+
+impl KeyEdit {
+    /// `key` with the edit made.
+    pub fn applied_to(&self, key: &ApiKeyRecord) -> ApiKeyRecord {
+        let mut edited = key.clone();
+        let policy = &mut edited.policy;
+        if let Some(name) = &self.name {
+            edited.name = name.clone();
+        }
+        if let Some(scopes) = &self.scopes {
+            edited.scopes = scopes.clone();
+        }
+        if let Some(limit) = self.rate_limit_per_minute {
+            policy.rate_limit_per_minute = limit;
+        }
+        if let Some(blocks) = &self.allowed_ips {
+            policy.allowed_ips = blocks.clone();
+        }
+        if let Some(metadata) = &self.metadata {
+            policy.metadata = metadata.clone();
+        }
+        if let Some(limit) = self.monthly_send_limit {
+            policy.monthly_send_limit = limit;
+        }
+        edited
+    }
+}
+
+/// Whether a key may still be edited at `now`: active, unexpired and not rotated (its
+/// successor carries its settings; an edit of the outgoing key would be lost with it).
+pub fn editable(key: &ApiKeyRecord, now: Timestamp) -> bool {
+    key.status(now) == KeyStatus::Active && key.replaced_by.is_none()
 }
 
 /// What a key is, as shown to its owner.
@@ -68,6 +119,10 @@ pub struct KeyLookup {
     pub last_used_at: Option<Timestamp>,
     /// Carried on the lookup item so expiry (and a rotation's overlap) costs no extra read.
     pub expires_at: Option<Timestamp>,
+    /// What the request path needs of the key's policy (limit, addresses, monthly limit; never
+    /// the metadata), on the same item for the same reason.
+    pub policy: KeyPolicy,
+    pub quota_id: KeyId,
 }
 
 impl KeyLookup {

@@ -26,6 +26,8 @@ pub enum AuditEventType {
     ApiKeyCreated,
     #[serde(rename = "api_key.rotated")]
     ApiKeyRotated,
+    #[serde(rename = "api_key.updated")]
+    ApiKeyUpdated,
     #[serde(rename = "api_key.deactivated")]
     ApiKeyDeactivated,
     #[serde(rename = "api_key.leak_reported")]
@@ -33,12 +35,13 @@ pub enum AuditEventType {
 }
 
 impl AuditEventType {
-    pub const ALL: [AuditEventType; 7] = [
+    pub const ALL: [AuditEventType; 8] = [
         AuditEventType::UserRegistered,
         AuditEventType::UserLoginSucceeded,
         AuditEventType::UserLoginFailed,
         AuditEventType::ApiKeyCreated,
         AuditEventType::ApiKeyRotated,
+        AuditEventType::ApiKeyUpdated,
         AuditEventType::ApiKeyDeactivated,
         AuditEventType::ApiKeyLeakReported,
     ];
@@ -50,6 +53,7 @@ impl AuditEventType {
             AuditEventType::UserLoginFailed => "user.login_failed",
             AuditEventType::ApiKeyCreated => "api_key.created",
             AuditEventType::ApiKeyRotated => "api_key.rotated",
+            AuditEventType::ApiKeyUpdated => "api_key.updated",
             AuditEventType::ApiKeyDeactivated => "api_key.deactivated",
             AuditEventType::ApiKeyLeakReported => "api_key.leak_reported",
         }

@@ -28,6 +28,8 @@ pub enum LimitKind {
     Workspace,
     /// A per-source limit (register, login, login attempts per email).
     Source,
+    /// A key's monthly send limit.
+    Quota,
 }
 
 impl LimitKind {
@@ -36,6 +38,7 @@ impl LimitKind {
             LimitKind::Key => "key",
             LimitKind::Workspace => "workspace",
             LimitKind::Source => "source",
+            LimitKind::Quota => "quota",
         }
     }
 }

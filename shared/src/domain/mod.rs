@@ -10,6 +10,7 @@ pub mod keys;
 pub mod leak;
 pub mod limits;
 pub mod message;
+pub mod policy;
 pub mod scopes;
 pub mod timestamp;
 pub mod usage;

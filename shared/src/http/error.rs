@@ -30,6 +30,8 @@ pub enum ApiError {
     InvalidSignature,
     #[error("This API key lacks the {0} scope")]
     InsufficientScope(&'static str),
+    #[error("This API key cannot be used from this address")]
+    IpNotAllowed,
     #[error("Resource not found")]
     NotFound,
     #[error("An account with this email already exists")]
@@ -38,6 +40,8 @@ pub enum ApiError {
     KeyLimitReached { limit: u64 },
     #[error("Only an active key that has not been rotated yet can be rotated")]
     KeyNotRotatable,
+    #[error("Only an active key that has not been rotated can be edited")]
+    KeyNotEditable,
     #[error("Request body exceeds 64 KiB")]
     PayloadTooLarge,
     #[error("Idempotency-Key was already used with a different request body")]
@@ -46,6 +50,8 @@ pub enum ApiError {
     RateLimited { retry_after: u64, limit: LimitKind },
     #[error("Too many failed login attempts, retry after {retry_after} seconds")]
     TooManyLoginAttempts { retry_after: u64 },
+    #[error("This API key has reached its monthly send limit")]
+    QuotaExceeded { retry_after: u64 },
     #[error("Internal server error")]
     Internal,
     #[error("Service temporarily unavailable, please retry")]
@@ -66,16 +72,17 @@ impl ApiError {
             | ApiError::InvalidCredentials
             | ApiError::InvalidApiKey
             | ApiError::InvalidSignature => StatusCode::UNAUTHORIZED,
-            ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ApiError::InsufficientScope(_) | ApiError::IpNotAllowed => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::EmailTaken | ApiError::KeyLimitReached { .. } | ApiError::KeyNotRotatable => {
-                StatusCode::CONFLICT
-            }
+            ApiError::EmailTaken
+            | ApiError::KeyLimitReached { .. }
+            | ApiError::KeyNotRotatable
+            | ApiError::KeyNotEditable => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::RateLimited { .. } | ApiError::TooManyLoginAttempts { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::RateLimited { .. }
+            | ApiError::TooManyLoginAttempts { .. }
+            | ApiError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -91,14 +98,17 @@ impl ApiError {
             ApiError::InvalidApiKey => "invalid_api_key",
             ApiError::InvalidSignature => "invalid_signature",
             ApiError::InsufficientScope(_) => "insufficient_scope",
+            ApiError::IpNotAllowed => "ip_not_allowed",
             ApiError::NotFound => "not_found",
             ApiError::EmailTaken => "email_taken",
             ApiError::KeyLimitReached { .. } => "key_limit_reached",
             ApiError::KeyNotRotatable => "key_not_rotatable",
+            ApiError::KeyNotEditable => "key_not_editable",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::IdempotencyConflict => "idempotency_conflict",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::TooManyLoginAttempts { .. } => "too_many_attempts",
+            ApiError::QuotaExceeded { .. } => "quota_exceeded",
             ApiError::Internal => "internal_error",
             ApiError::ServiceUnavailable => "service_unavailable",
         }
@@ -108,7 +118,8 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after, .. }
-            | ApiError::TooManyLoginAttempts { retry_after } => Some(*retry_after),
+            | ApiError::TooManyLoginAttempts { retry_after }
+            | ApiError::QuotaExceeded { retry_after } => Some(*retry_after),
             ApiError::ServiceUnavailable => Some(1),
             _ => None,
         }
@@ -120,6 +131,7 @@ impl ApiError {
         match self {
             ApiError::RateLimited { limit, .. } => Some(*limit),
             ApiError::TooManyLoginAttempts { .. } => Some(LimitKind::Source),
+            ApiError::QuotaExceeded { .. } => Some(LimitKind::Quota),
             _ => None,
         }
     }
@@ -178,6 +190,8 @@ impl From<Refusal> for ApiError {
                 ApiError::RateLimited { retry_after, limit }
             }
             Refusal::MissingScope(scope) => MissingScope(scope).into(),
+            Refusal::IpNotAllowed => ApiError::IpNotAllowed,
+            Refusal::QuotaExceeded { retry_after } => ApiError::QuotaExceeded { retry_after },
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::domain::timestamp::Timestamp;
 use crate::domain::window::Quota;
 use crate::http::app::App;
 use crate::http::auth::authenticate_key;
+use crate::http::error::ApiError;
 use crate::http::response::failure;
 use crate::services::auth::KeyCaller;
 use crate::services::ratelimit::{count, count_request, Counted};
@@ -25,6 +26,14 @@ pub fn with_quota(quota: Quota, mut response: Response<Body>) -> Response<Body> 
     headers.insert("x-ratelimit-limit", HeaderValue::from(quota.limit));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(quota.remaining));
     headers.insert("x-ratelimit-reset", HeaderValue::from(quota.reset));
+    response
+}
+
+/// `response` with the `X-Quota-*` headers of a key's monthly send limit.
+pub fn with_monthly_quota(quota: Quota, mut response: Response<Body>) -> Response<Body> {
+    let headers = response.headers_mut();
+    headers.insert("x-quota-limit", HeaderValue::from(quota.limit));
+    headers.insert("x-quota-remaining", HeaderValue::from(quota.remaining));
     response
 }
 
@@ -135,6 +144,11 @@ pub async fn admit_alongside_at<S: Store, T>(
     work: impl AsyncFnOnce(&KeyCaller) -> T,
 ) -> Result<(Quota, T), Response<Body>> {
     let key = authenticate_key(app, req).await.map_err(|e| failure(&e))?;
+    if !key.address_allowed {
+        // Refused whatever its window says (counted as denied): no read beside it.
+        let refusal = gate(app, &key, scope, now).await.err();
+        return Err(refusal.unwrap_or_else(|| failure(&ApiError::IpNotAllowed)));
+    }
     let (verdict, done) = tokio::join!(gate(app, &key, scope, now), work(&key));
     Ok((verdict?, done))
 }
@@ -340,5 +354,84 @@ mod tests {
             .unwrap();
         assert_eq!(refusal.status(), 429);
         assert_eq!(writes.get(), 1);
+    }
+
+    /// Issue 25: a key from outside its addresses is 403 `ip_not_allowed`, counted as denied
+    /// (no place in its window), and its read never runs.
+    #[tokio::test]
+    async fn a_key_used_from_outside_its_addresses_is_refused_without_using_its_window() {
+        let mut app = crate::testing::app();
+        app.limits.rate_limit_per_minute = 2;
+        let now = Timestamp::from_unix(1_000_040);
+        let outside = KeyCaller {
+            address_allowed: false,
+            ..key()
+        };
+        let ran = std::cell::Cell::new(false);
+        for _ in 0..3 {
+            let read = async |_: &KeyCaller| ran.set(true);
+            let refusal = admit_alongside_at(
+                &app,
+                &read_request(&outside),
+                Scope::ReadMessages,
+                now,
+                read,
+            )
+            .await
+            .err()
+            .unwrap();
+            assert_eq!(refusal.status(), 403);
+            let body: serde_json::Value = serde_json::from_slice(refusal.body().as_ref()).unwrap();
+            assert_eq!(body["error"]["code"], "ip_not_allowed");
+        }
+        assert!(!ran.get(), "no read for a refused address");
+        let minute = app
+            .store
+            .key_minutes(
+                outside.key_id,
+                now.plus_seconds(-60),
+                now.plus_seconds(60),
+                1,
+            )
+            .await
+            .unwrap()[0];
+        assert_eq!(
+            (minute.hits, minute.out_of_scope),
+            (0, 3),
+            "denied, not counted"
+        );
+        let inside = KeyCaller {
+            address_allowed: true,
+            ..outside
+        };
+        let read = async |_: &KeyCaller| ();
+        let (quota, ()) =
+            admit_alongside_at(&app, &read_request(&inside), Scope::ReadMessages, now, read)
+                .await
+                .unwrap();
+        assert_eq!(quota.remaining, 1, "the window is the key's whole limit");
+    }
+
+    #[tokio::test]
+    async fn a_keys_own_limit_is_its_window() {
+        let mut app = crate::testing::app();
+        app.limits.rate_limit_per_minute = 100;
+        let now = Timestamp::from_unix(1_000_040);
+        let limited = KeyCaller {
+            rate_limit_per_minute: Some(2),
+            ..key()
+        };
+        for remaining in [1, 0] {
+            let (_, quota) = admit_at(&app, &read_request(&limited), Scope::ReadMessages, now)
+                .await
+                .unwrap();
+            assert_eq!((quota.limit, quota.remaining), (2, remaining));
+        }
+        let refusal = admit_at(&app, &read_request(&limited), Scope::ReadMessages, now)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(refusal.status(), 429);
+        assert_eq!(refusal.headers()["x-ratelimit-limit"], "2");
     }
 }

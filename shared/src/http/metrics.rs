@@ -28,6 +28,9 @@ pub enum AuthorizerOutcome {
     Allow,
     /// No such key: missing, malformed, a bad checksum or an unknown hash.
     InvalidKey,
+    /// A valid key used from an address outside its `allowed_ips` (refused by the function's
+    /// gate with a 403).
+    IpNotAllowed,
     Expired,
     Deactivated,
     /// A missing or invalid user token (or a key where only a token is accepted).
@@ -39,6 +42,7 @@ pub enum AuthorizerOutcome {
 impl AuthorizerOutcome {
     pub fn of(decision: &Result<Principal, AuthError>) -> Self {
         match decision {
+            Ok(Principal::ApiKey(key)) if !key.address_allowed => AuthorizerOutcome::IpNotAllowed,
             Ok(_) => AuthorizerOutcome::Allow,
             Err(AuthError::InvalidToken) => AuthorizerOutcome::JwtInvalid,
             Err(AuthError::InvalidApiKey(KeyRefusal::Unknown)) => AuthorizerOutcome::InvalidKey,
@@ -54,6 +58,7 @@ impl AuthorizerOutcome {
         match self {
             AuthorizerOutcome::Allow => "allow",
             AuthorizerOutcome::InvalidKey => "invalid_key",
+            AuthorizerOutcome::IpNotAllowed => "ip_not_allowed",
             AuthorizerOutcome::Expired => "expired",
             AuthorizerOutcome::Deactivated => "deactivated",
             AuthorizerOutcome::JwtInvalid => "jwt_invalid",

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cursor;
 pub mod error;
 pub mod gate;
+pub mod key_settings;
 pub mod metrics;
 pub mod request;
 pub mod response;

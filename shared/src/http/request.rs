@@ -58,6 +58,16 @@ impl JsonObject {
         self.0.get(field).filter(|v| !v.is_null())
     }
 
+    /// A field as sent, `null` included (`Some(Value::Null)`): for edits, where null clears.
+    pub fn sent(&self, field: &str) -> Option<&Value> {
+        self.0.get(field)
+    }
+
+    /// The names of the fields sent.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
     pub fn required_str(&self, field: &str) -> Result<&str, ApiError> {
         self.optional_str(field)?
             .ok_or_else(|| ApiError::field(field, "is required"))

@@ -8,6 +8,7 @@ use crate::domain::api_key::{ApiKeyRecord, KeyStatus};
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::keys::ApiKeySecret;
 use crate::domain::message::MessageRecord;
+use crate::domain::policy::KeyPolicy;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::usage::UsageCounts;
 use crate::http::error::ApiError;
@@ -35,10 +36,34 @@ pub fn session(
     }))
 }
 
-/// A key as listed: never the secret, never the hash. `status` and `is_active` as of `now`.
-pub fn api_key(key: &ApiKeyRecord, now: Timestamp) -> Value {
-    let status = key.status(now);
+/// A key's policy as every key view shows it: `rate_limit_per_minute` is the limit in force
+/// (the key's own or `default_limit`); an unset setting is `null`.
+pub fn key_policy(policy: &KeyPolicy, default_limit: u64) -> Value {
     json!({
+        "rate_limit_per_minute": policy.rate_limit(default_limit),
+        "allowed_ips": policy
+            .allowed_ips
+            .as_ref()
+            .map(|blocks| blocks.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        "metadata": policy.metadata,
+        "monthly_send_limit": policy.monthly_send_limit,
+    })
+}
+
+fn with_policy(mut view: Value, key: &ApiKeyRecord, default_limit: u64) -> Value {
+    if let (Some(view), Value::Object(policy)) =
+        (view.as_object_mut(), key_policy(&key.policy, default_limit))
+    {
+        view.extend(policy);
+    }
+    view
+}
+
+/// A key as listed: never the secret, never the hash. `status` and `is_active` as of `now`;
+/// `default_limit` is the deployment's `RATE_LIMIT_PER_MINUTE`.
+pub fn api_key(key: &ApiKeyRecord, default_limit: u64, now: Timestamp) -> Value {
+    let status = key.status(now);
+    let view = json!({
         "id": key.id,
         "name": key.name,
         "key_prefix": key.key_prefix,
@@ -51,12 +76,18 @@ pub fn api_key(key: &ApiKeyRecord, now: Timestamp) -> Value {
         "last_used_at": key.last_used_at,
         "last_used_ip": key.last_used_ip,
         "created_at": key.created_at,
-    })
+    });
+    with_policy(view, key, default_limit)
 }
 
 /// The one response that shows a full key: create and rotate. The documented create fields,
 /// plus `expires_at` and `status`, plus `rotated_from` for a key made by rotation.
-pub fn created_api_key(key: &ApiKeyRecord, secret: ApiKeySecret, now: Timestamp) -> Value {
+pub fn created_api_key(
+    key: &ApiKeyRecord,
+    secret: ApiKeySecret,
+    default_limit: u64,
+    now: Timestamp,
+) -> Value {
     let mut shown = json!({
         "id": key.id,
         "name": key.name,
@@ -71,7 +102,7 @@ pub fn created_api_key(key: &ApiKeyRecord, secret: ApiKeySecret, now: Timestamp)
     if let Some(old) = key.rotated_from {
         shown["rotated_from"] = json!(old);
     }
-    shown
+    with_policy(shown, key, default_limit)
 }
 
 pub const CREATED_KEY_WARNING: &str = "Save this key securely. It will not be shown again.";

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::domain::api_key::{KeyStatus, LAST_USED_RESOLUTION_SECONDS};
 use crate::domain::ids::{KeyId, UserId, WorkspaceId};
 use crate::domain::keys::ApiKeySecret;
+use crate::domain::policy::address_allowed;
 use crate::domain::scopes::{Scope, Scopes};
 use crate::domain::timestamp::Timestamp;
 use crate::services::jwt::JwtKeys;
@@ -22,11 +23,22 @@ pub struct UserCaller {
     pub workspace_id: WorkspaceId,
 }
 
+/// An API key's caller, with what the request path needs of the key's policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyCaller {
     pub key_id: KeyId,
     pub workspace_id: WorkspaceId,
     pub scopes: Scopes,
+    /// The key's own per-minute limit; `None`: the deployment's default.
+    pub rate_limit_per_minute: Option<u64>,
+    pub monthly_send_limit: Option<u64>,
+    /// Whose monthly send count the key continues (`ApiKeyRecord::quota_id`).
+    pub quota_id: KeyId,
+    /// False when the key is restricted to addresses this request does not come from. The
+    /// decision still names the key, so that the messaging gate answers the 403
+    /// `ip_not_allowed` and counts it as denied in the key's usage (the gateway's answer to an
+    /// authorizer's Deny is always a 401).
+    pub address_allowed: bool,
 }
 
 /// The scope a route needs and the key lacks.
@@ -34,6 +46,20 @@ pub struct KeyCaller {
 pub struct MissingScope(pub Scope);
 
 impl KeyCaller {
+    /// A caller whose key has no policy of its own: the default limit, any address, no
+    /// monthly limit.
+    pub fn new(key_id: KeyId, workspace_id: WorkspaceId, scopes: Scopes) -> Self {
+        Self {
+            key_id,
+            workspace_id,
+            scopes,
+            rate_limit_per_minute: None,
+            monthly_send_limit: None,
+            quota_id: key_id,
+            address_allowed: true,
+        }
+    }
+
     pub fn require(&self, scope: Scope) -> Result<(), MissingScope> {
         if self.scopes.contains(scope) {
             Ok(())
@@ -221,6 +247,10 @@ pub async fn verify_api_key_from<S: KeyStore>(
     Ok(KeyCaller {
         key_id: key.key_id,
         workspace_id: key.workspace_id,
+        address_allowed: address_allowed(key.policy.allowed_ips.as_deref(), source_ip),
+        rate_limit_per_minute: key.policy.rate_limit_per_minute,
+        monthly_send_limit: key.policy.monthly_send_limit,
+        quota_id: key.quota_id,
         scopes: key.scopes,
     })
 }
@@ -236,10 +266,24 @@ pub fn context_for(principal: &Principal) -> HashMap<String, Value> {
             context.insert("scopes".into(), "".into());
         }
         Principal::ApiKey(key) => {
+            let optional = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
             context.insert("principal_type".into(), "api_key".into());
             context.insert("key_id".into(), key.key_id.to_string().into());
             context.insert("workspace_id".into(), key.workspace_id.to_string().into());
             context.insert("scopes".into(), key.scopes.to_stored().into());
+            context.insert(
+                "rate_limit".into(),
+                optional(key.rate_limit_per_minute).into(),
+            );
+            context.insert(
+                "monthly_limit".into(),
+                optional(key.monthly_send_limit).into(),
+            );
+            context.insert("quota_id".into(), key.quota_id.to_string().into());
+            context.insert(
+                "address_allowed".into(),
+                key.address_allowed.to_string().into(),
+            );
         }
     }
     context
@@ -254,11 +298,24 @@ pub fn principal_from_context(fields: &HashMap<String, Value>) -> Option<Princip
             user_id: field("user_id")?.parse().ok()?,
             workspace_id,
         })),
-        "api_key" => Some(Principal::ApiKey(KeyCaller {
-            key_id: field("key_id")?.parse().ok()?,
-            workspace_id,
-            scopes: Scopes::from_stored(field("scopes")?).ok()?,
-        })),
+        "api_key" => {
+            // An empty value is an unset limit; anything else must parse.
+            let optional = |name: &str| -> Option<Option<u64>> {
+                match field(name)? {
+                    "" => Some(None),
+                    n => n.parse().ok().map(Some),
+                }
+            };
+            Some(Principal::ApiKey(KeyCaller {
+                key_id: field("key_id")?.parse().ok()?,
+                workspace_id,
+                scopes: Scopes::from_stored(field("scopes")?).ok()?,
+                rate_limit_per_minute: optional("rate_limit")?,
+                monthly_send_limit: optional("monthly_limit")?,
+                quota_id: field("quota_id")?.parse().ok()?,
+                address_allowed: field("address_allowed")?.parse().ok()?,
+            }))
+        }
         _ => None,
     }
 }
@@ -295,12 +352,22 @@ mod tests {
 
     #[test]
     fn a_context_round_trips_and_a_foreign_one_names_nobody() {
-        let key = Principal::ApiKey(KeyCaller {
-            key_id: KeyId::new(),
-            workspace_id: WorkspaceId::new(),
-            scopes: Scopes::all(),
+        let plain = KeyCaller::new(KeyId::new(), WorkspaceId::new(), Scopes::all());
+        assert_eq!(
+            principal_from_context(&context_for(&Principal::ApiKey(plain.clone()))),
+            Some(Principal::ApiKey(plain.clone()))
+        );
+        let restricted = Principal::ApiKey(KeyCaller {
+            rate_limit_per_minute: Some(7),
+            monthly_send_limit: Some(100),
+            quota_id: KeyId::new(),
+            address_allowed: false,
+            ..plain
         });
-        assert_eq!(principal_from_context(&context_for(&key)), Some(key));
+        assert_eq!(
+            principal_from_context(&context_for(&restricted)),
+            Some(restricted)
+        );
         let mut forged = HashMap::new();
         forged.insert("principal_type".to_owned(), Value::from("admin"));
         forged.insert(

@@ -7,7 +7,7 @@ use crate::domain::limits::{LimitKind, Limits};
 use crate::domain::scopes::Scope;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::usage::{Outcome, MINUTE_RETENTION_SECONDS};
-use crate::domain::window::{seconds_until, window, Quota, WINDOW_SECONDS};
+use crate::domain::window::{calendar_month, seconds_until, window, Quota, WINDOW_SECONDS};
 use crate::services::auth::{KeyCaller, MissingScope};
 use crate::storage::counters::{Counter, CounterStore};
 use crate::storage::error::StoreError;
@@ -20,6 +20,10 @@ pub enum Refusal {
     RateLimited { retry_after: u64, limit: LimitKind },
     /// The key lacks the route's scope.
     MissingScope(Scope),
+    /// The key is restricted to addresses this request does not come from.
+    IpNotAllowed,
+    /// The key has sent its monthly limit: retry when the month ends.
+    QuotaExceeded { retry_after: u64 },
 }
 
 impl From<MissingScope> for Refusal {
@@ -61,6 +65,84 @@ pub async fn count<S: CounterStore>(
     Ok((quota, verdict))
 }
 
+/// How long a month's send count is kept past the month's end.
+const MONTHLY_RETENTION_SECONDS: i64 = 35 * 24 * 60 * 60;
+
+/// One send counted against the key's monthly limit (its line's count: `quota_id`, so a
+/// rotation continues it): where the key stands and the verdict; `None` for a key without a
+/// limit. One conditional write, only for keys that have one; a refused send writes nothing.
+pub async fn count_monthly_send<S: CounterStore>(
+    store: &S,
+    key: &KeyCaller,
+    now: Timestamp,
+) -> Result<Option<(Quota, Result<(), Refusal>)>, StoreError> {
+    let Some(limit) = key.monthly_send_limit else {
+        return Ok(None);
+    };
+    let (start, end) = calendar_month(now);
+    let counted = store
+        .count_up_to(
+            Counter::MonthlySends(key.quota_id),
+            Timestamp::from_unix(start),
+            Timestamp::from_unix(end + MONTHLY_RETENTION_SECONDS),
+            limit,
+        )
+        .await?;
+    let standing = |used: u64| Quota {
+        limit,
+        remaining: limit.saturating_sub(used),
+        reset: end,
+    };
+    Ok(Some(match counted {
+        Some(used) => (standing(used), Ok(())),
+        None => (
+            standing(limit),
+            Err(Refusal::QuotaExceeded {
+                retry_after: seconds_until(now, end),
+            }),
+        ),
+    }))
+}
+
+/// Takes back a send `count_monthly_send` counted that did not happen (an idempotent replay).
+pub async fn uncount_monthly_send<S: CounterStore>(
+    store: &S,
+    key: &KeyCaller,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let (start, _) = calendar_month(now);
+    store
+        .uncount(
+            Counter::MonthlySends(key.quota_id),
+            Timestamp::from_unix(start),
+        )
+        .await
+}
+
+/// Where a key with a monthly limit stands, without counting (for a send refused before it
+/// was counted); `None` for a key without a limit.
+pub async fn monthly_standing<S: CounterStore>(
+    store: &S,
+    key: &KeyCaller,
+    now: Timestamp,
+) -> Result<Option<Quota>, StoreError> {
+    let Some(limit) = key.monthly_send_limit else {
+        return Ok(None);
+    };
+    let (start, end) = calendar_month(now);
+    let used = store
+        .current_count(
+            Counter::MonthlySends(key.quota_id),
+            Timestamp::from_unix(start),
+        )
+        .await?;
+    Ok(Some(Quota {
+        limit,
+        remaining: limit.saturating_sub(used),
+        reset: end,
+    }))
+}
+
 /// One messaging request counted for the workspace and the key, before its verdict is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counted {
@@ -88,12 +170,20 @@ pub async fn count_request<S: CounterStore + UsageStore>(
     scope: Scope,
     now: Timestamp,
 ) -> Result<Counted, StoreError> {
-    let counted_as = if key.require(scope).is_err() {
+    // Both refusals known without I/O are denied in the key's usage and spare its window.
+    let refused = if !key.address_allowed {
+        Some(Refusal::IpNotAllowed)
+    } else {
+        key.require(scope).err().map(Refusal::from)
+    };
+    let counted_as = if refused.is_some() {
         Outcome::OutOfScope
     } else {
         Outcome::Checked
     };
-    let limit = limits.rate_limit_per_minute;
+    let limit = key
+        .rate_limit_per_minute
+        .unwrap_or(limits.rate_limit_per_minute);
     let (minute, window_end) = window(now, WINDOW_SECONDS);
     let minute = Timestamp::from_unix(minute);
     let (workspace, usage) = tokio::join!(
@@ -140,7 +230,7 @@ pub async fn count_request<S: CounterStore + UsageStore>(
     };
     let verdict = match outcome {
         Outcome::WorkspaceLimited => ws_verdict,
-        Outcome::OutOfScope => key.require(scope).map_err(Refusal::from),
+        Outcome::OutOfScope => refused.map_or(Ok(()), Err),
         Outcome::Checked if usage.hits > limit => Err(Refusal::RateLimited {
             retry_after: seconds_until(now, window_end),
             limit: LimitKind::Key,

@@ -24,6 +24,9 @@ pub enum Counter<'a> {
     LoginsFromSource(&'a str),
     /// Registrations from one source address.
     RegistrationsFromSource(&'a str),
+    /// Messages sent by a line of keys (a key and its rotations: `ApiKeyRecord::quota_id`),
+    /// per calendar month.
+    MonthlySends(KeyId),
 }
 
 impl Counter<'_> {
@@ -39,6 +42,7 @@ impl Counter<'_> {
             Counter::LoginAttemptsAllSources(email) => format!("LOGIN#{}", email.as_str()),
             Counter::LoginsFromSource(source) => format!("SRC#{source}#LOGIN"),
             Counter::RegistrationsFromSource(source) => format!("SRC#{source}#REGISTER"),
+            Counter::MonthlySends(quota_id) => format!("QUOTA#{quota_id}"),
         }
     }
 
@@ -47,6 +51,7 @@ impl Counter<'_> {
         match self {
             Counter::KeyRequests(_) => LimitKind::Key,
             Counter::WorkspaceRequests(_) => LimitKind::Workspace,
+            Counter::MonthlySends(_) => LimitKind::Quota,
             Counter::LoginAttempts { .. }
             | Counter::LoginAttemptsAllSources(_)
             | Counter::LoginsFromSource(_)
@@ -68,4 +73,22 @@ pub trait CounterStore: Send + Sync {
         counter: Counter<'_>,
         window_start: Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Counts one in the window unless it already holds `limit`: the count after, or `None`
+    /// (nothing written) when it is full. One conditional write, so concurrent callers can
+    /// never pass the limit together.
+    fn count_up_to(
+        &self,
+        counter: Counter<'_>,
+        window_start: Timestamp,
+        expires_at: Timestamp,
+        limit: u64,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// The window's count (0 for a window never counted in), strongly consistent.
+    fn current_count(
+        &self,
+        counter: Counter<'_>,
+        window_start: Timestamp,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }

@@ -37,6 +37,25 @@ pub struct Rotation {
     pub event: AuditEvent,
 }
 
+/// An edit, as `update_api_key` is asked to write it: the key as the caller read it, as it
+/// becomes (the same key: name, scopes and policy changed), and the change's event.
+#[derive(Debug, Clone)]
+pub struct KeyUpdate {
+    pub old: ApiKeyRecord,
+    pub new: ApiKeyRecord,
+    pub event: AuditEvent,
+    /// The key must not have expired by now.
+    pub now: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Updated {
+    Updated,
+    /// Meanwhile the key was deactivated, expired, rotated or edited (a changed field no
+    /// longer holds what was read); nothing was written.
+    Changed,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rotated {
     Rotated,
@@ -76,6 +95,13 @@ pub trait KeyStore: Send + Sync {
         &self,
         rotation: &Rotation,
     ) -> impl Future<Output = Result<Rotated, StoreError>> + Send;
+
+    /// The key item, its lookup item and the event, in one transaction, only while the key is
+    /// active, unexpired, not rotated, and each changed field still holds its old value.
+    fn update_api_key(
+        &self,
+        update: &KeyUpdate,
+    ) -> impl Future<Output = Result<Updated, StoreError>> + Send;
 
     fn find_key_by_hash(
         &self,

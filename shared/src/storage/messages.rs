@@ -29,6 +29,15 @@ pub trait MessageStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<SendOutcome, StoreError>> + Send;
 
+    /// The unexpired record of an `Idempotency-Key`, strongly consistent: for a send refused
+    /// before its write (a spent monthly limit), which must still replay its first answer.
+    fn find_idempotency_record(
+        &self,
+        workspace_id: WorkspaceId,
+        key: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send;
+
     fn list_messages(
         &self,
         workspace_id: WorkspaceId,

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::account::DisplayName;
@@ -10,6 +11,7 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::ids::{KeyId, WorkspaceId};
 use crate::domain::keys::{KeyHash, KeyPrefix};
 use crate::domain::message::{Channel, IdempotencyRecord, MessageRecord};
+use crate::domain::policy::{IpBlock, KeyPolicy, Metadata};
 use crate::domain::scopes::Scopes;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::usage::{Bucket, MinuteUsage, Outcome, UsageCounts};
@@ -178,7 +180,76 @@ pub(super) fn key_lookup_item(key: &ApiKeyRecord) -> Item {
     if let Some(expiry) = key.expires_at {
         item.insert("key_expires_at".to_owned(), n(expiry.unix()));
     }
+    put_policy(&mut item, key, false);
     item
+}
+
+/// The policy's attributes (none for an unset setting). The addresses are packed, 17 bytes a
+/// block (`IpBlock::to_bytes`), so the lookup item stays small at 20 IPv6 blocks; the metadata
+/// goes on the key item only (`with_metadata`): the request path never reads it.
+fn put_policy(item: &mut Item, key: &ApiKeyRecord, with_metadata: bool) {
+    let policy = &key.policy;
+    if let Some(limit) = policy.rate_limit_per_minute {
+        item.insert("rate_limit".to_owned(), n(limit));
+    }
+    if let Some(blocks) = &policy.allowed_ips {
+        let packed: Vec<u8> = blocks.iter().flat_map(|b| b.to_bytes()).collect();
+        item.insert(
+            "allowed_ips".to_owned(),
+            AttributeValue::B(Blob::new(packed)),
+        );
+    }
+    if let Some(limit) = policy.monthly_send_limit {
+        item.insert("monthly_limit".to_owned(), n(limit));
+    }
+    if key.quota_id != key.id {
+        item.insert("quota_id".to_owned(), s(key.quota_id.to_string()));
+    }
+    if let (true, Some(metadata)) = (with_metadata, &policy.metadata) {
+        if let Ok(json) = serde_json::to_string(metadata) {
+            item.insert("metadata".to_owned(), s(json));
+        }
+    }
+}
+
+/// The policy stored by `put_policy`, and whose monthly count the key continues.
+pub(super) fn read_policy(
+    item: &Item,
+    key_id: KeyId,
+    with_metadata: bool,
+) -> Result<(KeyPolicy, KeyId), StoreError> {
+    let optional = |name: &str| -> Result<Option<u64>, StoreError> {
+        item.contains_key(name)
+            .then(|| read_u64(item, name))
+            .transpose()
+    };
+    let allowed_ips = match item.get("allowed_ips") {
+        None => None,
+        Some(AttributeValue::B(packed)) => Some(
+            packed
+                .as_ref()
+                .chunks(17)
+                .map(IpBlock::from_bytes)
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| StoreError::Corrupt("attribute allowed_ips".into()))?,
+        ),
+        Some(_) => return Err(StoreError::Corrupt("attribute allowed_ips".into())),
+    };
+    let metadata = match (with_metadata, item.contains_key("metadata")) {
+        (true, true) => Some(
+            serde_json::from_str::<Metadata>(&read_s(item, "metadata")?)
+                .map_err(|_| StoreError::Corrupt("attribute metadata".into()))?,
+        ),
+        _ => None,
+    };
+    let policy = KeyPolicy {
+        rate_limit_per_minute: optional("rate_limit")?,
+        allowed_ips,
+        metadata,
+        monthly_send_limit: optional("monthly_limit")?,
+    };
+    let quota_id = read_opt_id(item, "quota_id")?.unwrap_or(key_id);
+    Ok((policy, quota_id))
 }
 
 pub(super) fn audit_item(
@@ -230,6 +301,7 @@ pub(super) fn key_item(key: &ApiKeyRecord) -> Item {
     if let Some(ip) = &key.last_used_ip {
         item.insert("last_used_ip".to_owned(), s(ip));
     }
+    put_policy(&mut item, key, true);
     item
 }
 
@@ -247,8 +319,12 @@ pub(super) fn key_from_item(
     workspace_id: WorkspaceId,
     item: &Item,
 ) -> Result<ApiKeyRecord, StoreError> {
+    let id = read_parsed(item, "key_id")?;
+    let (policy, quota_id) = read_policy(item, id, true)?;
     Ok(ApiKeyRecord {
-        id: read_parsed(item, "key_id")?,
+        id,
+        policy,
+        quota_id,
         workspace_id,
         name: DisplayName::from_stored(read_s(item, "name")?),
         key_prefix: KeyPrefix::from_stored(read_s(item, "key_prefix")?),

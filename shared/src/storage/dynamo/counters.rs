@@ -144,4 +144,56 @@ impl CounterStore for DynamoStore {
         )
         .await
     }
+
+    async fn count_up_to(
+        &self,
+        counter: Counter<'_>,
+        window_start: Timestamp,
+        expires_at: Timestamp,
+        limit: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        // Not retried (see `add_to_counter`): a lost answer counts one send that was refused.
+        let result = self
+            .connected()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(counter.name()))
+            .key("sk", s(format!("W#{}", window_start.unix())))
+            .update_expression("ADD hits :one SET expires_at = :expires")
+            .condition_expression("attribute_not_exists(hits) OR hits < :limit")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":expires", n(expires_at.unix()))
+            .expression_attribute_values(":limit", n(limit))
+            .return_values(ReturnValue::UpdatedNew)
+            .customize()
+            .config_override(no_retries())
+            .send()
+            .await;
+        match result {
+            Ok(output) => read_u64(&output.attributes.unwrap_or_default(), "hits").map(Some),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn current_count(
+        &self,
+        counter: Counter<'_>,
+        window_start: Timestamp,
+    ) -> Result<u64, StoreError> {
+        match self
+            .get(counter.name(), &format!("W#{}", window_start.unix()))
+            .await?
+        {
+            Some(item) if item.contains_key("hits") => read_u64(&item, "hits"),
+            _ => Ok(0),
+        }
+    }
 }

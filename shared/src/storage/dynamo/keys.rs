@@ -70,6 +70,77 @@ impl DynamoStore {
     }
 }
 
+/// What an edit may change: on the key item, and (what the request path reads) on its lookup.
+const EDITABLE_ON_KEY: [&str; 6] = [
+    "name",
+    "scopes",
+    "rate_limit",
+    "allowed_ips",
+    "metadata",
+    "monthly_limit",
+];
+const EDITABLE_ON_LOOKUP: [&str; 4] = ["scopes", "rate_limit", "allowed_ips", "monthly_limit"];
+
+impl DynamoStore {
+    /// An `Update` of `item`'s attributes among `names` from `old` to `new` (SET, or REMOVE
+    /// when `new` lacks it), under `condition` and, for each, that it still holds its old
+    /// value. `None` when nothing differs. Names are placeholders (`name` is a reserved word).
+    fn edit_item(
+        &self,
+        (old, new): (&Item, &Item),
+        names: &[&str],
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<Option<TransactWriteItem>, StoreError> {
+        let (mut sets, mut removes, mut pins) =
+            (Vec::new(), Vec::new(), vec![condition.to_owned()]);
+        let mut update = Update::builder().table_name(&self.table);
+        for key in ["pk", "sk"] {
+            update = update.key(key, new.get(key).cloned().unwrap_or_else(|| s("")));
+        }
+        for (i, name) in names.iter().enumerate() {
+            let (before, after) = (old.get(*name), new.get(*name));
+            if before == after {
+                continue;
+            }
+            update = update.expression_attribute_names(format!("#a{i}"), *name);
+            match after {
+                Some(value) => {
+                    sets.push(format!("#a{i} = :n{i}"));
+                    update = update.expression_attribute_values(format!(":n{i}"), value.clone());
+                }
+                None => removes.push(format!("#a{i}")),
+            }
+            match before {
+                Some(value) => {
+                    pins.push(format!("#a{i} = :o{i}"));
+                    update = update.expression_attribute_values(format!(":o{i}"), value.clone());
+                }
+                None => pins.push(format!("attribute_not_exists(#a{i})")),
+            }
+        }
+        if sets.is_empty() && removes.is_empty() {
+            return Ok(None);
+        }
+        let mut expression = String::new();
+        if !sets.is_empty() {
+            expression += &format!("SET {}", sets.join(", "));
+        }
+        if !removes.is_empty() {
+            expression += &format!(" REMOVE {}", removes.join(", "));
+        }
+        for (name, value) in values {
+            update = update.expression_attribute_values(*name, value.clone());
+        }
+        let update = update
+            .update_expression(expression.trim())
+            .condition_expression(pins.join(" AND "))
+            .build()
+            .map_err(built)?;
+        Ok(Some(TransactWriteItem::builder().update(update).build()))
+    }
+}
+
 impl KeyStore for DynamoStore {
     async fn create_api_key(
         &self,
@@ -213,6 +284,41 @@ impl KeyStore for DynamoStore {
         ))
     }
 
+    async fn update_api_key(&self, update: &KeyUpdate) -> Result<Updated, StoreError> {
+        let (old, new) = (&update.old, &update.new);
+        let editable = "is_active = :true AND attribute_not_exists(replaced_by) \
+             AND (attribute_not_exists(key_expires_at) OR key_expires_at > :now)";
+        let values = [
+            (":true", AttributeValue::Bool(true)),
+            (":now", n(update.now.unix())),
+        ];
+        let key = self.edit_item(
+            (&key_item(old), &key_item(new)),
+            &EDITABLE_ON_KEY,
+            editable,
+            &values,
+        )?;
+        let Some(key) = key else {
+            return Ok(Updated::Updated);
+        };
+        let mut items = vec![key];
+        let lookup = self.edit_item(
+            (&key_lookup_item(old), &key_lookup_item(new)),
+            &EDITABLE_ON_LOOKUP,
+            "attribute_exists(pk)",
+            &[],
+        )?;
+        items.extend(lookup);
+        items.push(self.put(
+            audit_item(new.workspace_id, &update.event)?,
+            Some("attribute_not_exists(pk)"),
+        )?);
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(Updated::Updated),
+            Transaction::ConditionFailed(_) => Ok(Updated::Changed),
+        }
+    }
+
     async fn rotate_api_key(&self, rotation: &Rotation) -> Result<Rotated, StoreError> {
         let (old, new) = (&rotation.old, &rotation.new);
         let (ws, now) = (old.workspace_id, rotation.event.occurred_at);
@@ -269,9 +375,13 @@ impl KeyStore for DynamoStore {
         let Some(item) = self.get(key_hash_pk(hash), "KEYHASH").await? else {
             return Ok(None);
         };
+        let key_id = read_parsed(&item, "key_id")?;
+        let (policy, quota_id) = read_policy(&item, key_id, false)?;
         Ok(Some(KeyLookup {
             key_hash: KeyHash::from_stored(read_s(&item, "key_hash")?),
-            key_id: read_parsed(&item, "key_id")?,
+            key_id,
+            policy,
+            quota_id,
             workspace_id: read_parsed(&item, "workspace_id")?,
             scopes: read_scopes(&item)?,
             is_active: read_bool(&item, "is_active")?,

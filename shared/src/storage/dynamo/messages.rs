@@ -74,6 +74,23 @@ impl MessageStore for DynamoStore {
         }
     }
 
+    async fn find_idempotency_record(
+        &self,
+        workspace_id: WorkspaceId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let Some(item) = self
+            .get(workspace_pk(workspace_id), &format!("IDEM#{key}"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let record = idempotency_from_item(workspace_id, key, &item)?;
+        // TTL deletion is lazy: an expired record is no record.
+        Ok((record.expires_at > now).then_some(record))
+    }
+
     async fn list_messages(
         &self,
         workspace_id: WorkspaceId,

@@ -42,7 +42,9 @@ use crate::storage::accounts::{AccountCreated, AccountStore};
 use crate::storage::audit::{AuditPage, AuditStore};
 use crate::storage::counters::{Counter, CounterStore};
 use crate::storage::error::StoreError;
-use crate::storage::keys::{Deactivation, KeyCreated, KeyStore, Rotated, Rotation};
+use crate::storage::keys::{
+    Deactivation, KeyCreated, KeyStore, KeyUpdate, Rotated, Rotation, Updated,
+};
 use crate::storage::messages::{MessagePage, MessageStore, SendOutcome};
 use crate::storage::usage::UsageStore;
 use codec::*;

@@ -102,6 +102,49 @@ impl KeyStore for MemoryStore {
         Ok(Rotated::Rotated)
     }
 
+    async fn update_api_key(&self, update: &KeyUpdate) -> Result<Updated, StoreError> {
+        let mut state = self.state()?;
+        let (old, new) = (&update.old, &update.new);
+        let Some(stored) = state.keys.get_mut(&(old.workspace_id, old.id)) else {
+            return Ok(Updated::Changed);
+        };
+        if stored.status(update.now) != KeyStatus::Active || stored.replaced_by.is_some() {
+            return Ok(Updated::Changed);
+        }
+        // As DynamoDB's conditions: each field the edit changes must still hold its old value.
+        let (o, n, s) = (&old.policy, &new.policy, &stored.policy);
+        let moved = |changed: bool, still: bool| changed && !still;
+        if moved(new.name != old.name, stored.name == old.name)
+            || moved(new.scopes != old.scopes, stored.scopes == old.scopes)
+            || moved(
+                n.rate_limit_per_minute != o.rate_limit_per_minute,
+                s.rate_limit_per_minute == o.rate_limit_per_minute,
+            )
+            || moved(
+                n.allowed_ips != o.allowed_ips,
+                s.allowed_ips == o.allowed_ips,
+            )
+            || moved(n.metadata != o.metadata, s.metadata == o.metadata)
+            || moved(
+                n.monthly_send_limit != o.monthly_send_limit,
+                s.monthly_send_limit == o.monthly_send_limit,
+            )
+        {
+            return Ok(Updated::Changed);
+        }
+        stored.name = new.name.clone();
+        stored.scopes = new.scopes.clone();
+        stored.policy = new.policy.clone();
+        let edited = stored.clone();
+        if let Some(lookup) = state.lookups.get_mut(edited.key_hash.as_str()) {
+            let used = lookup.last_used_at;
+            *lookup = lookup_of(&edited);
+            lookup.last_used_at = used;
+        }
+        state.record(edited.workspace_id, &update.event);
+        Ok(Updated::Updated)
+    }
+
     async fn find_key_by_hash(&self, hash: &KeyHash) -> Result<Option<KeyLookup>, StoreError> {
         Ok(self.state()?.lookups.get(hash.as_str()).cloned())
     }

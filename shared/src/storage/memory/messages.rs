@@ -25,6 +25,20 @@ impl MessageStore for MemoryStore {
         Ok(SendOutcome::Created)
     }
 
+    async fn find_idempotency_record(
+        &self,
+        workspace_id: WorkspaceId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let state = self.state()?;
+        Ok(state
+            .idempotency
+            .get(&(workspace_id, key.to_owned()))
+            .filter(|record| record.expires_at > now)
+            .cloned())
+    }
+
     async fn list_messages(
         &self,
         workspace_id: WorkspaceId,

@@ -11,6 +11,7 @@ use crate::domain::audit::{AuditEvent, AuditEventType};
 use crate::domain::ids::{AuditEventId, KeyId, MessageId, WorkspaceId};
 use crate::domain::keys::KeyHash;
 use crate::domain::message::{IdempotencyRecord, MessageRecord};
+use crate::domain::policy::KeyPolicy;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::usage::{
     floor, part_of, Bucket, Granularity, MinuteUsage, Outcome, DAY_SECONDS, HOUR_SECONDS,
@@ -20,7 +21,9 @@ use crate::storage::accounts::{AccountCreated, AccountStore};
 use crate::storage::audit::{AuditPage, AuditStore};
 use crate::storage::counters::{Counter, CounterStore};
 use crate::storage::error::StoreError;
-use crate::storage::keys::{Deactivation, KeyCreated, KeyStore, Rotated, Rotation};
+use crate::storage::keys::{
+    Deactivation, KeyCreated, KeyStore, KeyUpdate, Rotated, Rotation, Updated,
+};
 use crate::storage::messages::{MessagePage, MessageStore, SendOutcome};
 use crate::storage::usage::UsageStore;
 
@@ -62,6 +65,11 @@ fn lookup_of(key: &ApiKeyRecord) -> KeyLookup {
         is_active: key.is_active,
         last_used_at: key.last_used_at,
         expires_at: key.expires_at,
+        policy: KeyPolicy {
+            metadata: None,
+            ..key.policy.clone()
+        },
+        quota_id: key.quota_id,
     }
 }
 
