@@ -215,6 +215,48 @@ async fn a_rate_limited_request_names_the_limit_that_refused_it() {
     }
 }
 
+/// Issue 25's refusals: a key used from outside its addresses is a decision of its own, and a
+/// spent monthly limit is a 429 of the `quota` limit.
+#[tokio::test]
+async fn an_address_refusal_and_a_spent_monthly_limit_are_named_in_their_lines() {
+    let owner = TestApi::from_env();
+    let account = owner.register_workspace().await;
+    // A block of this test's own (10.a.b.0/24), so no other test's lines are found by address.
+    let address = random_source_ip();
+    let block = format!("{}.0/24", address.rsplit_once('.').unwrap().0);
+    let settings = serde_json::json!({"allowed_ips": [block], "monthly_send_limit": 1});
+    let key = owner
+        .create_key_with_settings(&account.token, &settings)
+        .await;
+    let secret = str_at(&key, "/key");
+
+    let outside = owner.from_another_address();
+    let reply = outside.send_message(secret, &sms("from elsewhere")).await;
+    assert_error(&reply, 403, "ip_not_allowed");
+    let (text, line) = &lines_of(&outside, "send-message", 1).await[0];
+    assert_well_formed(text, line, &[secret, &account.token, &account.password]);
+    assert_eq!(line["Outcome"], "ip_not_allowed", "{text}");
+    assert_eq!(
+        line["key_id"],
+        str_at(&key, "/id"),
+        "the key is known, only refused"
+    );
+
+    let inside = owner.from_address(&address);
+    inside.send_message(secret, &sms("the one")).await.data(201);
+    let reply = inside.send_message(secret, &sms("one too many")).await;
+    assert_error(&reply, 429, "quota_exceeded");
+    let lines = lines_of(&inside, "send-message", 2).await;
+    let refused: Vec<_> = lines.iter().filter(|(_, l)| l["status"] == 429).collect();
+    assert_eq!(refused.len(), 1, "{lines:?}");
+    let (text, line) = refused[0];
+    assert_well_formed(text, line, &[secret, &account.token, &account.password]);
+    assert_eq!(
+        (line["Limit"].as_str(), line["RateLimited"].as_u64()),
+        (Some("quota"), Some(1))
+    );
+}
+
 #[tokio::test]
 async fn every_metric_line_of_the_stack_is_well_formed() {
     let api = TestApi::from_env();
