@@ -299,21 +299,24 @@ pub fn principal_from_context(fields: &HashMap<String, Value>) -> Option<Princip
             workspace_id,
         })),
         "api_key" => {
-            // An empty value is an unset limit; anything else must parse.
+            let key_id = field("key_id")?.parse().ok()?;
+            // The policy's fields may be absent: a context written before keys had a policy
+            // (an authorizer not yet updated during a deploy) means none. Present, they must
+            // parse; an empty limit is an unset one.
             let optional = |name: &str| -> Option<Option<u64>> {
-                match field(name)? {
-                    "" => Some(None),
-                    n => n.parse().ok().map(Some),
+                match field(name) {
+                    None | Some("") => Some(None),
+                    Some(n) => n.parse().ok().map(Some),
                 }
             };
             Some(Principal::ApiKey(KeyCaller {
-                key_id: field("key_id")?.parse().ok()?,
+                key_id,
                 workspace_id,
                 scopes: Scopes::from_stored(field("scopes")?).ok()?,
                 rate_limit_per_minute: optional("rate_limit")?,
                 monthly_send_limit: optional("monthly_limit")?,
-                quota_id: field("quota_id")?.parse().ok()?,
-                address_allowed: field("address_allowed")?.parse().ok()?,
+                quota_id: field("quota_id").map_or(Some(key_id), |q| q.parse().ok())?,
+                address_allowed: field("address_allowed").map_or(Some(true), |a| a.parse().ok())?,
             }))
         }
         _ => None,
@@ -362,11 +365,27 @@ mod tests {
             monthly_send_limit: Some(100),
             quota_id: KeyId::new(),
             address_allowed: false,
-            ..plain
+            ..plain.clone()
         });
         assert_eq!(
             principal_from_context(&context_for(&restricted)),
             Some(restricted)
+        );
+        // A context from before keys had a policy names a key without one.
+        let mut old = context_for(&Principal::ApiKey(plain.clone()));
+        for name in ["rate_limit", "monthly_limit", "quota_id", "address_allowed"] {
+            old.remove(name);
+        }
+        assert_eq!(
+            principal_from_context(&old),
+            Some(Principal::ApiKey(plain.clone()))
+        );
+        let mut garbled = context_for(&Principal::ApiKey(plain));
+        garbled.insert("address_allowed".into(), Value::from("maybe"));
+        assert_eq!(
+            principal_from_context(&garbled),
+            None,
+            "present, it must parse"
         );
         let mut forged = HashMap::new();
         forged.insert("principal_type".to_owned(), Value::from("admin"));
