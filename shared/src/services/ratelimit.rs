@@ -156,7 +156,8 @@ pub struct Counted {
 
 /// The counting in front of every messaging request. The key's one counter write also records
 /// how the request ends (`domain::usage::Outcome`): that is what per-key usage is made of, at no extra
-/// write. Each request is exactly one of: a 429 of the workspace limit (not counted against the
+/// write. Each request is exactly one of: a 403 for an address the key may not be used from
+/// (counted as denied for the key only), a 429 of the workspace limit (not counted against the
 /// key's limit), a 403 for a scope the key lacks (not counted against it either), or counted
 /// against the key's limit (a 429 past it). The key's write goes out beside the workspace's, so
 /// a request waits for one round trip instead of two: it counts the request as checked or out
@@ -170,22 +171,40 @@ pub async fn count_request<S: CounterStore + UsageStore>(
     scope: Scope,
     now: Timestamp,
 ) -> Result<Counted, StoreError> {
-    // Both refusals known without I/O are denied in the key's usage and spare its window.
-    let refused = if !key.address_allowed {
-        Some(Refusal::IpNotAllowed)
-    } else {
-        key.require(scope).err().map(Refusal::from)
-    };
-    let counted_as = if refused.is_some() {
-        Outcome::OutOfScope
-    } else {
-        Outcome::Checked
-    };
     let limit = key
         .rate_limit_per_minute
         .unwrap_or(limits.rate_limit_per_minute);
     let (minute, window_end) = window(now, WINDOW_SECONDS);
     let minute = Timestamp::from_unix(minute);
+    if !key.address_allowed {
+        // A key from outside its addresses (a leaked one, most likely) is denied in its own
+        // usage only: one write, and no place in its window nor in its workspace's, so it
+        // cannot throttle the workspace's other keys.
+        let usage = store
+            .count_key_request(
+                key.key_id,
+                minute,
+                minute.plus_seconds(MINUTE_RETENTION_SECONDS),
+                Outcome::OutOfScope,
+                limit,
+            )
+            .await?;
+        return Ok(Counted {
+            quota: Quota {
+                limit,
+                remaining: limit.saturating_sub(usage.hits),
+                reset: window_end,
+            },
+            verdict: Err(Refusal::IpNotAllowed),
+            roll_up: (usage.total() == 1).then_some(minute),
+        });
+    }
+    // A scope refusal is known without I/O: denied in the key's usage, sparing its window.
+    let counted_as = if key.require(scope).is_err() {
+        Outcome::OutOfScope
+    } else {
+        Outcome::Checked
+    };
     let (workspace, usage) = tokio::join!(
         count(
             store,
@@ -230,7 +249,7 @@ pub async fn count_request<S: CounterStore + UsageStore>(
     };
     let verdict = match outcome {
         Outcome::WorkspaceLimited => ws_verdict,
-        Outcome::OutOfScope => refused.map_or(Ok(()), Err),
+        Outcome::OutOfScope => key.require(scope).map_err(Refusal::from),
         Outcome::Checked if usage.hits > limit => Err(Refusal::RateLimited {
             retry_after: seconds_until(now, window_end),
             limit: LimitKind::Key,
@@ -247,9 +266,10 @@ pub async fn count_request<S: CounterStore + UsageStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::WorkspaceId;
+    use crate::domain::ids::{KeyId, WorkspaceId};
     use crate::domain::scopes::Scopes;
     use crate::storage::memory::MemoryStore;
+    use crate::storage::usage::UsageStore;
 
     fn key() -> KeyCaller {
         crate::testing::key_caller(WorkspaceId::new(), Scopes::all())
@@ -297,5 +317,49 @@ mod tests {
         let counter = Counter::KeyRequests(key().key_id);
         let result = count(&store, counter, 3, WINDOW_SECONDS, Timestamp::now()).await;
         assert!(matches!(result, Err(StoreError::Unavailable(_))));
+    }
+
+    /// Issue 25: a leaked key used from elsewhere must not throttle its workspace.
+    #[tokio::test]
+    async fn a_key_from_outside_its_addresses_uses_no_window_of_its_workspace() {
+        let store = MemoryStore::new();
+        let limits = Limits {
+            workspace_rate_limit_per_minute: 1,
+            ..crate::testing::config().limits
+        };
+        let now = Timestamp::from_unix(1_000_040);
+        let leaked = KeyCaller {
+            address_allowed: false,
+            ..key()
+        };
+        for _ in 0..5 {
+            let counted = count_request(&store, &limits, &leaked, Scope::SendMessages, now)
+                .await
+                .unwrap();
+            assert_eq!(counted.verdict, Err(Refusal::IpNotAllowed));
+        }
+        let sibling = KeyCaller::new(KeyId::new(), leaked.workspace_id, Scopes::all());
+        let counted = count_request(&store, &limits, &sibling, Scope::SendMessages, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            counted.verdict,
+            Ok(()),
+            "the workspace's window is untouched"
+        );
+        let minute = store
+            .key_minutes(
+                leaked.key_id,
+                now.plus_seconds(-60),
+                now.plus_seconds(60),
+                1,
+            )
+            .await
+            .unwrap()[0];
+        assert_eq!(
+            (minute.hits, minute.out_of_scope),
+            (0, 5),
+            "denied in its own usage"
+        );
     }
 }
