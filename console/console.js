@@ -33,7 +33,7 @@ function startSession(data) {
     email: data.user ? data.user.email : "",
   };
   sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
-  showKeys();
+  showPage();
 }
 
 function endSession(message) {
@@ -44,8 +44,10 @@ function endSession(message) {
   if ($("confirm-dialog").open) $("confirm-dialog").close();
   if ($("rotate-dialog").open) $("rotate-dialog").close();
   if ($("edit-dialog").open) $("edit-dialog").close();
+  if ($("webhook-edit-dialog").open) $("webhook-edit-dialog").close();
   $("keys-body").replaceChildren();
   $("audit-body").replaceChildren();
+  forgetWebhooks();
   showLogin(message);
 }
 
@@ -106,7 +108,7 @@ async function authed(method, path, body) {
 
 // ------------------------------------------------------------------ screens
 function showOnly(id) {
-  for (const screen of ["login-screen", "signup-screen", "keys-screen"]) $(screen).hidden = screen !== id;
+  for (const screen of ["login-screen", "signup-screen", "keys-screen", "webhooks-screen"]) $(screen).hidden = screen !== id;
 }
 
 function notice(message) {
@@ -129,6 +131,7 @@ function showError(id, err) {
 
 function showLogin(message) {
   $("who").hidden = true;
+  $("nav").hidden = true;
   showOnly("login-screen");
   notice(message);
   document.title = "Log in - YeboLink Keys console";
@@ -142,20 +145,50 @@ function showSignup() {
   $("signup-workspace").focus();
 }
 
-function showKeys() {
+// The signed-in pages, by the address's fragment: "#webhooks", else the keys ("#keys").
+const PAGES = {
+  keys: { screen: "keys-screen", title: "API keys", link: "nav-keys" },
+  webhooks: { screen: "webhooks-screen", title: "Webhooks", link: "nav-webhooks" },
+};
+
+function currentPage() {
+  return location.hash === "#webhooks" ? "webhooks" : "keys";
+}
+
+function enterConsole(page) {
   notice("");
   $("who-workspace").textContent = session.workspace;
   $("who-email").textContent = session.email;
   $("who").hidden = false;
-  showOnly("keys-screen");
-  document.title = "API keys - YeboLink Keys console";
+  $("nav").hidden = false;
+  for (const [name, { link }] of Object.entries(PAGES)) {
+    if (name === page) $(link).setAttribute("aria-current", "page");
+    else $(link).removeAttribute("aria-current");
+  }
+  showOnly(PAGES[page].screen);
+  document.title = `${PAGES[page].title} - YeboLink Keys console`;
   clearTimeout(expiryTimer);
   // setTimeout's delay is a 32-bit number of milliseconds.
   expiryTimer = setTimeout(() => endSession("Your session has expired. Log in again."),
     Math.min(session.expiresAt - Date.now(), 2 ** 31 - 1));
+}
+
+function showPage() {
+  if (currentPage() === "webhooks") showWebhooks();
+  else showKeys();
+}
+
+function showKeys() {
+  enterConsole("keys");
   $("key-name").focus();
   refreshKeys();
   refreshAudit();
+}
+
+function showWebhooks() {
+  enterConsole("webhooks");
+  $("webhook-url").focus();
+  refreshWebhooks();
 }
 
 // Disables a form's controls while its request runs, so a double click sends one request.
@@ -446,7 +479,8 @@ function showFieldError(errorId, err) {
 }
 
 // ------------------------------------------------------------------ create + show once
-let secret = null; // the new key, only while its dialog is open
+let secret = null; // the new key or signing secret, only while its dialog is open
+let secretNoun = "key";
 
 async function onCreate(event) {
   event.preventDefault();
@@ -491,10 +525,25 @@ async function onCreate(event) {
   });
 }
 
-function openSecret(data) {
-  secret = data.key;
-  $("secret-title").textContent = `Save your new API key "${data.name}"`;
-  $("secret-warning").textContent = data.warning || DOCUMENTED_WARNING;
+// A new API key (`data` as POST /api-keys answers it), or with `shown` any other secret that
+// is shown once (a webhook's signing secret).
+function openSecret(data, shown) {
+  const what = shown || {
+    value: data.key,
+    title: `Save your new API key "${data.name}"`,
+    warning: data.warning || DOCUMENTED_WARNING,
+    once: "The full key is only shown once. If you lose it, you will need to create a new one.",
+    label: "API key",
+    noun: "key",
+  };
+  secret = what.value;
+  secretNoun = what.noun;
+  $("secret-title").textContent = what.title;
+  $("secret-warning").textContent = what.warning;
+  $("secret-once").textContent = what.once;
+  $("secret-note").textContent = what.note || "";
+  $("secret-note").hidden = !what.note;
+  $("secret-label").textContent = what.label;
   $("secret-value").value = secret;
   $("secret-copied").textContent = "";
   $("secret-dialog").showModal();
@@ -518,35 +567,54 @@ async function onCopy() {
   } catch {
     // No clipboard permission: select the text so Ctrl+C copies it.
     $("secret-value").select();
-    $("secret-copied").textContent = "Could not copy automatically: the key is selected, press Ctrl+C (Cmd+C).";
+    $("secret-copied").textContent = `Could not copy automatically: the ${secretNoun} is selected, press Ctrl+C (Cmd+C).`;
   }
 }
 
-// ------------------------------------------------------------------ deactivate
+// ------------------------------------------------------------------ confirmations, deactivate
+// One confirmation dialog for every action that needs one: `run` does the action and returns
+// once it is done (the dialog then closes); if it throws, the error stays in the dialog.
 let pending = null;
 
-function confirmDeactivate(key, opener) {
-  pending = { key, opener };
-  $("confirm-title").textContent = `Deactivate "${key.name}"?`;
-  $("confirm-text").textContent = `Programs using ${key.name} (${key.key_prefix}) will be refused from their next request. A deactivated key cannot be reactivated.`;
+function confirmAction({ title, text, ok, danger = true, opener, run }) {
+  pending = { opener, run };
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-ok").textContent = ok;
+  $("confirm-ok").className = danger ? "danger" : "primary";
   showError("confirm-error", null);
   $("confirm-dialog").showModal();
   $("confirm-cancel").focus();
 }
 
+function confirmDeactivate(key, opener) {
+  confirmAction({
+    title: `Deactivate "${key.name}"?`,
+    text: `Programs using ${key.name} (${key.key_prefix}) will be refused from their next request. A deactivated key cannot be reactivated.`,
+    ok: "Deactivate",
+    opener,
+    run: async (close) => {
+      await authed("DELETE", `api-keys/${encodeURIComponent(key.id)}`);
+      close();
+      notice(`${key.name} was deactivated.`);
+      refreshAudit();
+      await refreshKeys();
+      $("refresh").focus();
+    },
+  });
+}
+
 async function onConfirm() {
   if (!pending) return;
-  const { key } = pending;
+  const { run } = pending;
   const ok = $("confirm-ok");
   ok.disabled = true;
   try {
-    await authed("DELETE", `api-keys/${encodeURIComponent(key.id)}`);
-    pending = null;
-    $("confirm-dialog").close();
-    notice(`${key.name} was deactivated.`);
-    refreshAudit();
-    await refreshKeys();
-    $("refresh").focus();
+    // `close` forgets the opener first: the action moves the focus itself.
+    await run(() => {
+      pending = null;
+      $("confirm-dialog").close();
+    });
   } catch (err) {
     if (session) showError("confirm-error", err);
   } finally {
@@ -666,18 +734,51 @@ const EVENT_TEXT = {
   "api_key.updated": "Key edited",
   "api_key.deactivated": "Key deactivated",
   "api_key.leak_reported": "Key reported leaked (deactivated)",
+  "api_key.expiring": "Key expiring soon (reminder sent)",
+  "webhook.created": "Webhook endpoint added",
+  "webhook.updated": "Webhook endpoint edited",
+  "webhook.deleted": "Webhook endpoint deleted",
+  "webhook.secret_rotated": "Webhook secret rotated",
+  "webhook.disabled": "Webhook endpoint disabled",
 };
+
+// Endpoint URLs by id, as seen in the endpoint list and in events that carry one (webhook.created,
+// webhook.disabled): a deleted endpoint's events still name it when its URL was seen.
+const webhookUrls = new Map();
+
+// Who or what an event is about: a key by its prefix, an endpoint by its URL when known,
+// otherwise by the start of its id.
+function eventTarget(event) {
+  const target = event.target || {};
+  if (target.type === "api_key") return el("code", { textContent: target.key_prefix });
+  if (target.type === "webhook") {
+    const url = webhookUrls.get(target.id);
+    return url
+      ? el("code", { className: "url", textContent: url })
+      : el("span", { textContent: `endpoint ${String(target.id || "").slice(0, 8)}` });
+  }
+  return el("span", { className: "muted", textContent: "you" });
+}
+
+function eventActor(actor) {
+  if (actor.type === "leak_report") return `secret scanning (${actor.source})`;
+  if (actor.type === "system") return "YeboLink";
+  return "you";
+}
 let auditCursor = null;
 let auditing = 0;
 
 function eventRow(event) {
-  const target = event.target.type === "api_key"
-    ? el("code", { textContent: event.target.key_prefix })
-    : el("span", { className: "muted", textContent: "you" });
-  const actor = event.actor.type === "leak_report" ? `secret scanning (${event.actor.source})` : "you";
+  const target = eventTarget(event);
+  const actor = eventActor(event.actor || {});
   let what = EVENT_TEXT[event.type] || event.type;
-  const changes = event.type === "api_key.updated" && event.details && event.details.changes;
-  if (changes && typeof changes === "object") what += ` (${Object.keys(changes).join(", ")})`;
+  // The fields an edit changed: {field: {old, new}} for a key, [field...] for an endpoint.
+  const details = event.details || {};
+  const changes = event.type === "api_key.updated" ? details.changes : event.type === "webhook.updated" ? details.changed : null;
+  if (changes && typeof changes === "object") {
+    const fields = Array.isArray(changes) ? changes : Object.keys(changes);
+    if (fields.length) what += ` (${fields.join(", ")})`;
+  }
   const row = el("tr", {},
     el("td", {}, timeCell(event.occurred_at, (d) => exact.format(d))),
     el("td", { textContent: what }),
@@ -696,6 +797,10 @@ async function refreshAudit(more = false) {
   try {
     const data = await authed("GET", `audit-events?${query}`);
     if (mine !== auditing || !session) return;
+    for (const event of data.events || []) {
+      const url = event.details && event.details.url;
+      if (event.target && event.target.type === "webhook" && typeof url === "string") webhookUrls.set(event.target.id, url);
+    }
     const rows = (data.events || []).map(eventRow);
     if (more) $("audit-body").append(...rows);
     else $("audit-body").replaceChildren(...rows);
@@ -707,6 +812,454 @@ async function refreshAudit(more = false) {
   } catch (err) {
     if (session) showError("audit-error", err);
   }
+}
+
+// ------------------------------------------------------------------ webhooks
+// The event types an endpoint can subscribe to (all of them by default), and what each means.
+// webhook.test and webhook.disabled are always sent and cannot be chosen.
+const WEBHOOK_EVENTS = [
+  ["api_key.created", "a key was created"],
+  ["api_key.updated", "a key was edited"],
+  ["api_key.rotated", "a key was rotated"],
+  ["api_key.deactivated", "a key was deactivated"],
+  ["api_key.leak_reported", "a key was reported leaked and deactivated"],
+  ["api_key.expiring", "a key expires in 7 days, and again in 1 day"],
+];
+const KEY_EVENTS = WEBHOOK_EVENTS.map(([type]) => type);
+const DISABLED_TEXT = {
+  manual: "by you",
+  gone: "the endpoint answered 410 Gone",
+  failing: "every delivery failed for 5 days",
+};
+const DELIVERY_TEXT = { pending: "Pending", succeeded: "Succeeded", failed: "Failed" };
+const DELIVERY_BADGE = { pending: "unused", succeeded: "active", failed: "expired" };
+const SECRET_WARNING = "Save this signing secret securely. It will not be shown again.";
+const clock = new Intl.DateTimeFormat("en", {
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZone: "UTC", timeZoneName: "short",
+});
+
+let hooks = []; // the endpoints as last listed
+let selected = null; // the id of the endpoint whose deliveries are shown
+let deliveriesOf = null; // the endpoint the delivery rows on the page belong to
+let deliveriesCursor = null;
+let hooksListing = 0;
+let deliveriesListing = 0;
+
+function eventChecks(fieldset, name) {
+  fieldset.append(...WEBHOOK_EVENTS.map(([type, meaning]) => {
+    const box = el("input", { type: "checkbox", name, value: type, defaultChecked: true, checked: true });
+    return el("label", { className: "check" }, box, " ", el("code", { textContent: type }), " ",
+      el("span", { className: "muted", textContent: meaning }));
+  }));
+}
+
+function checkedEvents(fieldset, name) {
+  return [...fieldset.querySelectorAll(`input[name="${name}"]:checked`)].map((c) => c.value);
+}
+
+function webhookPath(hook, rest = "") {
+  return `webhooks/${encodeURIComponent(hook.id)}${rest}`;
+}
+
+function webhookSecret(value, title, note) {
+  return {
+    value,
+    title,
+    warning: SECRET_WARNING,
+    once: "The secret is only shown once. If you lose it, rotate the secret to get a new one.",
+    note,
+    label: "Signing secret",
+    noun: "secret",
+  };
+}
+
+// One attempt in words: "HTTP 200, 12 ms", "HTTP 500: upstream down, 8 ms", "timed out, 10,000 ms".
+function attemptText(attempt) {
+  const parts = [];
+  const answer = typeof attempt.status_code === "number" ? `HTTP ${attempt.status_code}` : "";
+  if (answer && attempt.error) parts.push(`${answer}: ${attempt.error}`);
+  else parts.push(answer || attempt.error || "no answer");
+  if (typeof attempt.duration_ms === "number") parts.push(`${whole.format(attempt.duration_ms)} ms`);
+  return parts.join(", ");
+}
+
+function outcome(delivery) {
+  const status = (DELIVERY_TEXT[delivery.status] || String(delivery.status)).toLowerCase();
+  const last = (delivery.attempts || []).at(-1);
+  return last ? `${status} (${attemptText(last)})` : status;
+}
+
+function eventsCell(events) {
+  const list = events || [];
+  const cell = el("td", { className: "events" });
+  const all = KEY_EVENTS.every((type) => list.includes(type));
+  if (all) cell.append(el("span", { className: "all", title: KEY_EVENTS.join("\n"), textContent: "All key events" }));
+  for (const type of list) {
+    if (!all || !KEY_EVENTS.includes(type)) cell.append(el("code", { textContent: type }));
+  }
+  return cell;
+}
+
+function endpointRow(hook) {
+  const enabled = hook.status !== "disabled";
+  const endpoint = el("td", { className: "endpoint" }, el("code", { className: "url", textContent: hook.url }));
+  if (hook.description) endpoint.append(el("span", { className: "description muted", textContent: hook.description }));
+  const status = el("td", { className: "status" }, el("span", {
+    className: `badge ${enabled ? "active" : "inactive"}`,
+    textContent: enabled ? "Enabled" : "Disabled",
+  }));
+  if (!enabled && hook.disabled_reason) {
+    status.append(el("span", { className: "reason muted", textContent: DISABLED_TEXT[hook.disabled_reason] || hook.disabled_reason }));
+  }
+  const buttons = el("div", { className: "row-actions hook-actions" });
+  const add = (action, text, label, onClick, className = "small") => {
+    const button = el("button", { type: "button", className, textContent: text });
+    button.dataset.action = action;
+    button.setAttribute("aria-label", `${label} ${hook.url}`);
+    button.addEventListener("click", () => onClick(hook, button));
+    buttons.append(button);
+    return button;
+  };
+  add("deliveries", "Deliveries", "Deliveries of", (h) => selectEndpoint(h.id))
+    .setAttribute("aria-pressed", String(selected === hook.id));
+  add("test", "Send test", "Send test to", sendTest);
+  add("rotate", "Rotate secret", "Rotate secret of", confirmRotateSecret);
+  add("toggle", enabled ? "Disable" : "Enable", enabled ? "Disable" : "Enable", toggleEnabled);
+  add("edit", "Edit", "Edit", openWebhookEdit);
+  add("delete", "Delete", "Delete", confirmDeleteWebhook, "danger small");
+  const row = el("tr", {},
+    endpoint,
+    eventsCell(hook.events),
+    status,
+    el("td", {}, hook.created_at ? timeCell(hook.created_at, (d) => day.format(d)) : ""),
+    el("td", { className: "actions-cell" }, buttons));
+  row.dataset.webhookId = hook.id;
+  row.dataset.status = hook.status;
+  row.classList.toggle("inactive", !enabled);
+  row.classList.toggle("selected", selected === hook.id);
+  return row;
+}
+
+function hookRow(id) {
+  return [...$("webhooks-body").rows].find((tr) => tr.dataset.webhookId === id);
+}
+
+// After the rows were rebuilt, focus goes back to the same button of the same endpoint.
+function refocus(id, action) {
+  const row = hookRow(id);
+  const button = row && row.querySelector(`button[data-action="${action}"]`);
+  (button || $("webhooks-refresh")).focus();
+}
+
+async function refreshWebhooks() {
+  const mine = ++hooksListing;
+  showError("webhooks-error", null);
+  $("webhooks-refresh").disabled = true;
+  try {
+    const data = await authed("GET", "webhooks");
+    if (mine !== hooksListing || !session) return; // a newer refresh or a sign-out won
+    hooks = data.webhooks || [];
+    for (const hook of hooks) webhookUrls.set(hook.id, hook.url);
+    if (!hooks.some((h) => h.id === selected)) selected = hooks.length ? hooks[0].id : null;
+    $("webhooks-body").replaceChildren(...hooks.map(endpointRow));
+    $("webhooks-table").hidden = hooks.length === 0;
+    $("webhooks-empty").hidden = hooks.length !== 0;
+    await refreshDeliveries();
+  } catch (err) {
+    if (session) showError("webhooks-error", err);
+  } finally {
+    $("webhooks-refresh").disabled = false;
+  }
+}
+
+function selectEndpoint(id) {
+  selected = id;
+  for (const row of $("webhooks-body").rows) {
+    const mine = row.dataset.webhookId === id;
+    row.classList.toggle("selected", mine);
+    const button = row.querySelector('button[data-action="deliveries"]');
+    if (button) button.setAttribute("aria-pressed", String(mine));
+  }
+  return refreshDeliveries();
+}
+
+// A row-level action whose error goes above the list.
+async function rowAction(button, work) {
+  button.disabled = true;
+  showError("webhooks-error", null);
+  try {
+    await work();
+  } catch (err) {
+    if (session) showError("webhooks-error", err);
+  } finally {
+    button.disabled = false;
+    // A disabled button loses the focus: give it back unless the rows were rebuilt meanwhile.
+    if (button.isConnected && document.activeElement === document.body) button.focus();
+  }
+}
+
+function sendTest(hook, button) {
+  return rowAction(button, async () => {
+    // The first attempt happens inside the request: the answer says how it went.
+    const delivery = await authed("POST", webhookPath(hook, "/test"));
+    notice(`Test event sent to ${hook.url}: ${outcome(delivery)}.`);
+    await selectEndpoint(hook.id);
+  });
+}
+
+function toggleEnabled(hook, button) {
+  const enable = hook.status === "disabled";
+  return rowAction(button, async () => {
+    await authed("PATCH", webhookPath(hook), { enabled: enable });
+    notice(`${hook.url} was ${enable ? "enabled" : "disabled"}.`);
+    await refreshWebhooks();
+    refocus(hook.id, "toggle");
+  });
+}
+
+function confirmRotateSecret(hook, opener) {
+  confirmAction({
+    title: "Rotate the signing secret?",
+    text: `A new secret replaces the one ${hook.url} verifies with. The old secret keeps signing for 24 hours: until then every delivery carries both signatures, so your receiver keeps working while you move it to the new secret.`,
+    ok: "Rotate secret",
+    danger: false,
+    opener,
+    run: async (close) => {
+      const data = await authed("POST", webhookPath(hook, "/rotate-secret"));
+      close();
+      const until = data.previous_secret_expires_at
+        ? ` until ${exact.format(new Date(data.previous_secret_expires_at))}`
+        : "";
+      openSecret(null, webhookSecret(data.secret, "Save the new signing secret",
+        `The old secret keeps signing for 24 hours${until}: every delivery carries both signatures until then. Move your receiver to the new secret before that.`));
+    },
+  });
+}
+
+function confirmDeleteWebhook(hook, opener) {
+  confirmAction({
+    title: "Delete this endpoint?",
+    text: `${hook.url} will get no more deliveries, retries included. This cannot be undone.`,
+    ok: "Delete",
+    opener,
+    run: async (close) => {
+      await authed("DELETE", webhookPath(hook));
+      close();
+      notice(`The endpoint ${hook.url} was deleted.`);
+      if (selected === hook.id) selected = null;
+      await refreshWebhooks();
+      $("webhooks-refresh").focus();
+    },
+  });
+}
+
+async function onWebhookCreate(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  showError("webhook-create-error", null);
+  const url = $("webhook-url").value.trim();
+  const description = $("webhook-description").value.trim();
+  const events = checkedEvents($("webhook-events"), "event");
+  if (!url) {
+    showError("webhook-create-error", new Error("Enter the endpoint's URL."));
+    $("webhook-url").focus();
+    return;
+  }
+  if (events.length === 0) {
+    showError("webhook-create-error", new Error("Choose at least one event."));
+    return;
+  }
+  await busy(form, async () => {
+    try {
+      const body = { url, events };
+      if (description) body.description = description;
+      const data = await authed("POST", "webhooks", body);
+      form.reset(); // the next endpoint starts from the defaults again: every event
+      selected = data.id;
+      openSecret(null, webhookSecret(data.secret, "Save your webhook signing secret"));
+      refreshWebhooks();
+    } catch (err) {
+      if (session) showError("webhook-create-error", err);
+    }
+  });
+}
+
+// ------------------------------------------------------------------ edit an endpoint
+let editingHook = null;
+
+function openWebhookEdit(hook, opener) {
+  editingHook = { hook, opener };
+  $("webhook-edit-text").textContent = `${hook.url}: changes apply from the next delivery; the signing secret stays the same.`;
+  $("webhook-edit-url").value = hook.url;
+  $("webhook-edit-description").value = hook.description || "";
+  for (const box of $("webhook-edit-events").querySelectorAll('input[name="edit-event"]')) {
+    box.checked = (hook.events || []).includes(box.value);
+  }
+  showError("webhook-edit-error", null);
+  $("webhook-edit-dialog").showModal();
+  $("webhook-edit-url").focus();
+}
+
+// Only what changed; an emptied description is null (cleared).
+function webhookChanges(hook) {
+  const changes = {};
+  const url = $("webhook-edit-url").value.trim();
+  if (!url) throw new FieldError("webhook-edit-url", "Enter the endpoint's URL.");
+  if (url !== hook.url) changes.url = url;
+  const description = $("webhook-edit-description").value.trim();
+  if (description !== (hook.description || "")) changes.description = description || null;
+  const chosen = checkedEvents($("webhook-edit-events"), "edit-event");
+  if (chosen.length === 0) throw new Error("Choose at least one event.");
+  // Types this page does not offer (added later) stay subscribed.
+  const events = [...chosen, ...(hook.events || []).filter((type) => !KEY_EVENTS.includes(type))];
+  if (canonical([...events].sort()) !== canonical([...(hook.events || [])].sort())) changes.events = events;
+  return changes;
+}
+
+async function onWebhookEditSave(event) {
+  event.preventDefault();
+  if (!editingHook) return;
+  const { hook } = editingHook;
+  showError("webhook-edit-error", null);
+  let changes;
+  try {
+    changes = webhookChanges(hook);
+  } catch (err) {
+    showFieldError("webhook-edit-error", err);
+    return;
+  }
+  if (Object.keys(changes).length === 0) {
+    $("webhook-edit-dialog").close();
+    notice(`Nothing changed on ${hook.url}.`);
+    return;
+  }
+  await busy($("webhook-edit-form"), async () => {
+    try {
+      const data = await authed("PATCH", webhookPath(hook), changes);
+      editingHook = null;
+      $("webhook-edit-dialog").close();
+      notice(`${(data && data.url) || hook.url} was updated.`);
+      await refreshWebhooks();
+      refocus(hook.id, "edit");
+    } catch (err) {
+      if (session) showError("webhook-edit-error", err);
+    }
+  });
+}
+
+// ------------------------------------------------------------------ deliveries
+function attemptItem(attempt) {
+  const ok = typeof attempt.status_code === "number" && attempt.status_code >= 200 && attempt.status_code < 300;
+  const item = el("li", { className: ok ? "ok" : "failed" });
+  if (attempt.at) item.append(timeCell(attempt.at, (d) => clock.format(d)), " ");
+  item.append(el("span", { className: "outcome", textContent: attemptText(attempt) }));
+  return item;
+}
+
+function deliveryRow(hook, delivery) {
+  const attempts = delivery.attempts || [];
+  const retry = el("button", { type: "button", className: "small", textContent: "Retry" });
+  retry.dataset.action = "retry";
+  retry.setAttribute("aria-label", `Retry ${delivery.event_type} delivery ${delivery.id}`);
+  retry.addEventListener("click", () => retryDelivery(hook, delivery, retry));
+  const created = delivery.created_at || (attempts[0] && attempts[0].at);
+  const row = el("tr", {},
+    el("td", { className: "created" }, created ? timeCell(created, (d) => exact.format(d)) : ""),
+    el("td", { className: "event" }, el("code", { textContent: delivery.event_type }),
+      el("code", { className: "delivery-id muted", title: "webhook-id", textContent: delivery.id })),
+    el("td", { className: "status" }, el("span", {
+      className: `badge ${DELIVERY_BADGE[delivery.status] || "inactive"}`,
+      textContent: DELIVERY_TEXT[delivery.status] || delivery.status,
+    })),
+    el("td", { className: "attempts" }, attempts.length
+      ? el("ol", {}, ...attempts.map(attemptItem))
+      : el("span", { className: "muted", textContent: "none yet" })),
+    delivery.next_attempt_at
+      ? el("td", { className: "next" }, timeCell(delivery.next_attempt_at, (d) => (d > new Date() ? ago(d) : "due now")))
+      : el("td", { className: "next muted", textContent: "-" }),
+    el("td", { className: "actions-cell" }, retry));
+  row.dataset.deliveryId = delivery.id;
+  row.dataset.eventType = delivery.event_type;
+  row.dataset.status = delivery.status;
+  return row;
+}
+
+async function refreshDeliveries(more = false) {
+  const mine = ++deliveriesListing;
+  const hook = hooks.find((h) => h.id === selected);
+  showError("deliveries-error", null);
+  $("deliveries-card").hidden = !hook;
+  if (!hook) {
+    deliveriesOf = null;
+    deliveriesCursor = null;
+    $("deliveries-body").replaceChildren();
+    return;
+  }
+  $("deliveries-for").replaceChildren("To ", el("code", { className: "url", textContent: hook.url }));
+  if (deliveriesOf !== hook.id) {
+    // Another endpoint's rows never stand under this one's URL, not even while loading.
+    deliveriesOf = hook.id;
+    deliveriesCursor = null;
+    $("deliveries-body").replaceChildren();
+    $("deliveries-table").hidden = true;
+    $("deliveries-empty").hidden = true;
+    $("deliveries-more").hidden = true;
+    more = false;
+  }
+  const query = new URLSearchParams({ limit: "20" });
+  if (more && deliveriesCursor) query.set("cursor", deliveriesCursor);
+  $("deliveries-refresh").disabled = true;
+  try {
+    const data = await authed("GET", `${webhookPath(hook, "/deliveries")}?${query}`);
+    if (mine !== deliveriesListing || !session || deliveriesOf !== hook.id) return;
+    const rows = (data.deliveries || []).map((delivery) => deliveryRow(hook, delivery));
+    if (more) $("deliveries-body").append(...rows);
+    else $("deliveries-body").replaceChildren(...rows);
+    deliveriesCursor = data.next_cursor || null;
+    const count = $("deliveries-body").children.length;
+    $("deliveries-table").hidden = count === 0;
+    $("deliveries-empty").hidden = count !== 0;
+    $("deliveries-more").hidden = !deliveriesCursor;
+  } catch (err) {
+    if (session && mine === deliveriesListing) showError("deliveries-error", err);
+  } finally {
+    $("deliveries-refresh").disabled = false;
+  }
+}
+
+async function retryDelivery(hook, delivery, button) {
+  button.disabled = true;
+  showError("deliveries-error", null);
+  try {
+    // The new attempt happens inside the request: the answer is the delivery after it.
+    const updated = await authed("POST", webhookPath(hook, `/deliveries/${encodeURIComponent(delivery.id)}/retry`));
+    notice(`${delivery.event_type} was sent again to ${hook.url}: ${outcome(updated)}.`);
+    const row = [...$("deliveries-body").rows].find((tr) => tr.dataset.deliveryId === delivery.id);
+    if (row && updated && updated.id) {
+      const fresh = deliveryRow(hook, updated);
+      row.replaceWith(fresh);
+      fresh.querySelector("button").focus();
+    }
+  } catch (err) {
+    if (session) showError("deliveries-error", err);
+  } finally {
+    button.disabled = false;
+    if (button.isConnected && document.activeElement === document.body) button.focus();
+  }
+}
+
+// A sign-out forgets every endpoint and delivery shown, and any answer still on its way.
+function forgetWebhooks() {
+  hooks = [];
+  webhookUrls.clear();
+  selected = null;
+  deliveriesOf = null;
+  deliveriesCursor = null;
+  hooksListing += 1;
+  deliveriesListing += 1;
+  $("webhooks-body").replaceChildren();
+  $("deliveries-body").replaceChildren();
+  $("deliveries-card").hidden = true;
 }
 
 // ------------------------------------------------------------------ wiring
@@ -745,9 +1298,26 @@ function start() {
   });
   $("audit-refresh").addEventListener("click", () => refreshAudit());
   $("audit-more").addEventListener("click", () => refreshAudit(true));
+  eventChecks($("webhook-events"), "event");
+  eventChecks($("webhook-edit-events"), "edit-event");
+  $("webhook-form").addEventListener("submit", onWebhookCreate);
+  $("webhooks-refresh").addEventListener("click", () => refreshWebhooks());
+  $("deliveries-refresh").addEventListener("click", () => refreshDeliveries());
+  $("deliveries-more").addEventListener("click", () => refreshDeliveries(true));
+  $("webhook-edit-form").addEventListener("submit", onWebhookEditSave);
+  $("webhook-edit-cancel").addEventListener("click", () => $("webhook-edit-dialog").close());
+  $("webhook-edit-dialog").addEventListener("close", () => {
+    const opener = editingHook && editingHook.opener;
+    editingHook = null;
+    if (opener && opener.isConnected) opener.focus();
+  });
+  // The navigation's links change the fragment: "#keys", "#webhooks".
+  window.addEventListener("hashchange", () => {
+    if (session) showPage();
+  });
 
   session = loadSession();
-  if (session) showKeys();
+  if (session) showPage();
   else if (location.hash === "#signup") showSignup();
 }
 

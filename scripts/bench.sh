@@ -13,12 +13,16 @@
 #      (tests/sdk-floor: the same init and DynamoDB calls, nothing else).
 #   4. Criterion: the authorizer decision without I/O, the real handler, JWT verify/issue, and
 #      what the local DynamoDB costs a function (a Query in a 2,000-item partition, a transaction).
+#   5. Webhooks (tests/src/bin/webhook-latency.rs): a local stack (debug functions under cargo
+#      lambda watch, the stream runner), a loopback receiver, and the time from each of
+#      WEBHOOK_LATENCY_EVENTS (50) key changes to its signed delivery: p50, p95, max.
 #
 # Environment:
 #   BENCH_RUNS=20            cold starts per function (and as many hello-world ones)
 #   BENCH_FUNCTIONS=a,b      only these functions (plus the ones whose runs make their data)
 #   BENCH_NO_BUILD=1         measure the release binaries already built
 #   BENCH_SKIP_CRITERION=1   skip part 4;  BENCH_SKIP_COLDSTART=1 skip parts 1-3
+#   BENCH_SKIP_WEBHOOKS=1    skip part 5
 #   BENCH_DDB_ENDPOINT=URL   use this local DynamoDB (its table: BENCH_TABLE) instead of starting one
 #   BENCH_OUT=target/bench   results: coldstart.md, criterion.md, zips/, logs/
 set -euo pipefail
@@ -121,5 +125,21 @@ print(f"| {sys.argv[2]} | {sys.argv[3]} | {p:.2f} | {lo:.2f} – {hi:.2f} |")' \
       "$est" "$group" "$(basename "$bench")"
   done | tee "$OUT/criterion.md"
 fi
+
+# ---------------------------------------------------------------- 5. webhook delivery
+if [[ "${BENCH_SKIP_WEBHOOKS:-}" != 1 ]]; then
+  yl_tools_wait
+  yl_use_tools
+  yl_log "webhook delivery: a local stack and its stream runner (logs: $LOGS/webhook-*.log)"
+  build webhook-build build --bin=webhook-latency --bin=stream-runner
+  trap yl_cleanup EXIT
+  TABLE=$(yl_local_table_name)
+  yl_start_ddb "$(yl_free_port)" "$LOGS/webhook-dynamodb.log" "$TABLE"
+  yl_export_local_env "$DDB_ENDPOINT"
+  yl_start_stack "$(yl_free_port)" "$LOGS/webhook-watch.log" --ignore-changes
+  yl_start_stream_runner "$LOGS/webhook-stream-runner.log"
+  YEBOLINK_BASE_URL=$BASE "$CARGO_TARGET_DIR/debug/webhook-latency" | tee "$OUT/webhooks.md"
+  yl_cleanup
+fi
 yl_tools_wait
-yl_log "results in $OUT (coldstart.md, criterion.md, zips/, logs/)"
+yl_log "results in $OUT (coldstart.md, criterion.md, webhooks.md, zips/, logs/)"

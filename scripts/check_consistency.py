@@ -10,8 +10,12 @@
    every router entry, docs/api.md route and OpenAPI operation is a template route.
    Each route has the authorizer its path needs (shared::services::auth::Credential::for_path),
    and its OpenAPI operation the matching security scheme (X-API-Key apiKey / bearer JWT / none).
+   A function without a route is the authorizers' function or a worker: only events of
+   WORKER_EVENT_TYPES (the webhook dispatcher: DynamoDB, on the table's own stream; the
+   webhook scheduler: Schedule), never mixed with Api events, and in no router or doc.
 2. Table: the DynamoDB table in the template matches infra/table.json, the definition that
-   local development creates (attributes, key schema, GSIs, billing mode, TTL attribute); and
+   local development creates (attributes, key schema, GSIs, billing mode, stream, TTL
+   attribute); and
    no GSI lists a key attribute (the table's or its own) in NonKeyAttributes: keys are always
    projected, and DynamoDB may refuse to create such an index.
 3. Environment: no function gets a plain JWT_SECRET or the local-only inline-auth switch, and
@@ -50,11 +54,14 @@ AUTHORIZER_BY_PREFIX = (
     ("/api/v1/api-keys", "JwtAuthorizer"),
     ("/api/v1/audit-events", "JwtAuthorizer"),
     ("/api/v1/usage", "JwtAuthorizer"),
+    ("/api/v1/webhooks", "JwtAuthorizer"),
 )
 # Paths under those prefixes that no authorizer guards (shared::auth::LEAK_REPORTS_PATH: signed
 # by GitHub secret scanning instead).
 UNGUARDED_PATHS = ("/api/v1/api-keys/leaks",)
 FORBIDDEN_ENV = ("JWT_SECRET", "YEBOLINK_LOCAL_INLINE_AUTH", "DYNAMODB_ENDPOINT")
+# Events a function without a route (a worker: webhook-dispatcher, webhook-scheduler) may have.
+WORKER_EVENT_TYPES = ("DynamoDB", "Schedule")
 # The OpenAPI security scheme each authorizer corresponds to, and what that scheme must be.
 SCHEME_BY_AUTHORIZER = {"ApiKeyAuthorizer": "ApiKeyAuth", "JwtAuthorizer": "BearerAuth"}
 SCHEME_SHAPES = {
@@ -140,6 +147,7 @@ def check_routes(template: dict, errors: list[str]) -> dict[Route, str]:
 
     binaries: dict[str, str] = {}  # binary -> logical id
     routes: dict[Route, str] = {}  # route -> binary
+    workers: set[str] = set()  # logical ids of functions invoked by WORKER_EVENT_TYPES events
     for logical_id, res in sorted(functions.items()):
         props = res.get("Properties", {})
         meta = res.get("Metadata", {})
@@ -153,9 +161,15 @@ def check_routes(template: dict, errors: list[str]) -> dict[Route, str]:
         if binary in binaries:
             errors.append(f"template: {logical_id} and {binaries[binary]} both build binary {binary!r}")
         binaries[binary] = logical_id
-        for event_name, event in sorted(props.get("Events", {}).items()):
+        events = props.get("Events", {})
+        types = {event.get("Type") for event in events.values()}
+        if types - {"Api"}:
+            workers.add(logical_id)
+            if "Api" in types:
+                errors.append(f"template: {logical_id} has Api and {sorted(types - {'Api'})} events: a function is routed or a worker, not both")
+        for event_name, event in sorted(events.items()):
             if event.get("Type") != "Api":
-                errors.append(f"template: {logical_id}.{event_name} is a {event.get('Type')} event, only Api events are expected")
+                check_worker_event(template, logical_id, event_name, event, errors)
                 continue
             ev = event.get("Properties", {})
             if ref_name(ev.get("RestApiId")) != api_name:
@@ -172,12 +186,12 @@ def check_routes(template: dict, errors: list[str]) -> dict[Route, str]:
             if got != wanted:
                 errors.append(f"template: {fmt(route)} has authorizer {got or 'none'}, expected {wanted or 'none'}")
 
-    # Functions without routes must be the authorizers' function.
+    # Functions without routes must be the authorizers' function or a worker.
     authorizer_targets = {getatt_resource(a.get("FunctionArn")) for a in authorizers.values()}
     routed = set(routes.values())
     for binary, logical_id in sorted(binaries.items()):
-        if binary not in routed and logical_id not in authorizer_targets:
-            errors.append(f"template: function {logical_id} ({binary}) has no API route and is not an authorizer")
+        if binary not in routed and logical_id not in authorizer_targets | workers:
+            errors.append(f"template: function {logical_id} ({binary}) has no API route and is neither an authorizer nor a worker ({'/'.join(WORKER_EVENT_TYPES)} events)")
     for name, auth in sorted(authorizers.items()):
         target = getatt_resource(auth.get("FunctionArn"))
         if target not in functions:
@@ -211,6 +225,28 @@ def check_routes(template: dict, errors: list[str]) -> dict[Route, str]:
     for route in sorted(set(router) - set(routes)):
         errors.append(f"Cargo.toml watch router: {fmt(route)} -> {router[route]} is not a route of infra/template.yaml")
     return routes
+
+
+def check_worker_event(template: dict, logical_id: str, event_name: str, event: dict, errors: list[str]) -> None:
+    """A non-Api event: of WORKER_EVENT_TYPES; a DynamoDB event reads the template's own
+    table's stream (!GetAtt <Table>.StreamArn), which the table must have."""
+    kind = event.get("Type")
+    where = f"template: {logical_id}.{event_name}"
+    if kind not in WORKER_EVENT_TYPES:
+        errors.append(f"{where} is a {kind} event; expected Api or one of {', '.join(WORKER_EVENT_TYPES)}")
+        return
+    if kind != "DynamoDB":
+        return
+    stream = (event.get("Properties") or {}).get("Stream")
+    target = stream.get("Fn::GetAtt") if isinstance(stream, dict) and set(stream) == {"Fn::GetAtt"} else None
+    if isinstance(target, str):
+        target = target.split(".", 1)
+    resources = template.get("Resources", {})
+    if not (isinstance(target, list) and len(target) == 2 and target[1] == "StreamArn"
+            and resources.get(target[0], {}).get("Type") == "AWS::DynamoDB::Table"):
+        errors.append(f"{where}: Stream must be !GetAtt <Table>.StreamArn of the template's table")
+    elif not (resources[target[0]].get("Properties") or {}).get("StreamSpecification"):
+        errors.append(f"{where}: table {target[0]} has no StreamSpecification")
 
 
 def crate_binaries(crate: Path, errors: list[str]) -> set[str] | None:
@@ -358,7 +394,7 @@ def _indexes(indexes) -> dict[str, tuple]:
 
 
 # Fields of infra/table.json this check compares; anything else there must be added here first.
-TABLE_JSON_FIELDS = {"AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode", "TimeToLiveAttribute"}
+TABLE_JSON_FIELDS = {"AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode", "StreamSpecification", "TimeToLiveAttribute"}
 
 
 def check_table(template: dict, errors: list[str]) -> None:
@@ -391,6 +427,13 @@ def check_table(template: dict, errors: list[str]) -> None:
         errors.append(f"{where}: BillingMode {props.get('BillingMode')} vs {local.get('BillingMode')}")
     for source, definition in (("template " + name, props), ("infra/table.json", local)):
         check_projected_keys(source, definition, errors)
+    # The stream: the template's StreamSpecification has only StreamViewType (its presence
+    # enables it); infra/table.json has CreateTable's {StreamEnabled, StreamViewType}.
+    t_stream = (props.get("StreamSpecification") or {}).get("StreamViewType")
+    l_spec = local.get("StreamSpecification") or {}
+    l_stream = l_spec.get("StreamViewType") if l_spec.get("StreamEnabled") is True else None
+    if t_stream != l_stream:
+        errors.append(f"{where}: stream view type {t_stream} vs {l_stream} (StreamEnabled: true and StreamViewType in infra/table.json)")
     ttl = props.get("TimeToLiveSpecification") or {}
     t_ttl = ttl.get("AttributeName") if ttl.get("Enabled") is True else None
     if t_ttl != local.get("TimeToLiveAttribute"):
@@ -501,7 +544,8 @@ def main() -> int:
     print(
         f"check_consistency: OK: {len(api_routes)} API routes agree across infra/template.yaml, functions/, "
         f"Cargo.toml watch router, docs/api.md and docs/openapi.yaml, {len(routes) - len(api_routes)} "
-        "console routes across the first three; table matches infra/table.json"
+        "console routes across the first three; the workers' events are theirs; table matches "
+        "infra/table.json"
     )
     return 0
 

@@ -3,7 +3,8 @@
 # at http://127.0.0.1:$PORT/, until Ctrl-C.
 # Installs the tools if missing (scripts/tools.sh), starts the local DynamoDB (dynoxide) with its
 # data in .data/dev-dynamodb.sqlite, so keys and accounts survive a restart (`make dev-reset`
-# deletes them), then builds and serves the functions under cargo lambda watch.
+# deletes them), then builds and serves the functions under cargo lambda watch, and runs the
+# stream runner beside them (the table's stream and the schedule: webhooks and key reminders).
 # Env: PORT (9000), DDB_PORT (a free port), JWT_SECRET (random per run: set it to keep tokens
 # valid across restarts), YL_CONCURRENCY (8 instances per function), RELOAD=1 (rebuild and
 # restart a function when its code changes: cargo lambda watch's reload, which makes each
@@ -21,7 +22,7 @@ on_exit() {
   local rc=$?
   set +e; trap - EXIT; trap '' INT TERM PIPE HUP # stop first, talk after: the pipe may be gone
   [[ -n "${YL_TOOLS_PID:-}" ]] && kill "$YL_TOOLS_PID" 2>/dev/null
-  ((${#YL_SESSIONS[@]})) && { yl_log "stopping cargo lambda watch and the local DynamoDB"; yl_cleanup; }
+  ((${#YL_SESSIONS[@]})) && { yl_log "stopping the stream runner, cargo lambda watch and the local DynamoDB"; yl_cleanup; }
   exit "$rc"
 }
 trap on_exit EXIT
@@ -33,8 +34,8 @@ trap 'exit 143' TERM
 # cores busy, minutes sooner on a fresh clone.
 yl_tools_start
 yl_use_tools
-yl_log "building the functions (the first build takes minutes)"
-yl_build_functions
+yl_log "building the functions and the stream runner (the first build takes minutes)"
+yl_build_functions stream-runner
 yl_tools_wait
 
 mkdir -p "$YL_LOGS" "$YL_ROOT/.data"
@@ -48,12 +49,21 @@ yl_log "starting the functions (log: $WATCH_LOG)"
 [[ "${RELOAD:-}" == 1 ]] || set -- --ignore-changes
 # shellcheck disable=SC2086
 yl_start_stack "$PORT" "$WATCH_LOG" "$@" ${WATCH_ARGS:-}
+# The stream's event source mapping and the schedule (scripts/lib.sh): webhook deliveries and
+# key reminders. The checkpoint lets a restart go on where the last run stopped.
+RUNNER_LOG="$YL_LOGS/stream-runner-dev.log"
+yl_start_stream_runner "$RUNNER_LOG" --checkpoint "$YL_ROOT/.data/stream-checkpoint.json" \
+  --dead-letter "$YL_ROOT/.data/stream-dead-letter.jsonl"
 
 cat <<EOF
 
   YeboLink API ready in $(($(yl_now) - START))s: ${_yl_b}$BASE/api/v1${_yl_0}
   Web console (same origin): ${_yl_b}$BASE/${_yl_0}
   Local DynamoDB (dynoxide): $DDB_ENDPOINT, table $TABLE, data in .data/ (make dev-reset empties it)
+  Webhook deliveries and key reminders run locally through the stream runner (the table's
+  stream to webhook-dispatcher, webhook-scheduler every second; log: $RUNNER_LOG,
+  dead letters: .data/stream-dead-letter.jsonl), and only to loopback URLs
+  (http or https to 127.0.0.1, [::1] or localhost: WEBHOOK_URL_POLICY=loopback).
   $YL_CONCURRENCY instances per function. Function output follows; Ctrl-C stops everything.
 
 EOF

@@ -137,12 +137,42 @@ yl_ddb() {
     -H "X-Amz-Date: $(date -u +%Y%m%dT%H%M%SZ)" --data "$2"
 }
 yl_create_table() { # TABLE, from infra/table.json (the SAM template is checked against it)
-  yl_ddb DescribeTable "{\"TableName\": \"$1\"}" | grep -q '"TableStatus"' && return 0
+  local described
+  described=$(yl_ddb DescribeTable "{\"TableName\": \"$1\"}")
+  if [[ "$described" == *'"TableStatus"'* ]]; then yl_migrate_table "$1" "$described"; return; fi
   yl_ddb CreateTable "$(python3 -c 'import json, sys
 d = json.load(open(sys.argv[1])); d.pop("TimeToLiveAttribute"); d["TableName"] = sys.argv[2]
 print(json.dumps(d))' "$YL_ROOT/infra/table.json" "$1")" | grep -q '"TableDescription"' \
     || yl_die "CreateTable $1 failed on $DDB_ENDPOINT"
   yl_ddb UpdateTimeToLive "{\"TableName\": \"$1\", \"TimeToLiveSpecification\": {\"Enabled\": true, \"AttributeName\": \"$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["TimeToLiveAttribute"])' "$YL_ROOT/infra/table.json")\"}}" >/dev/null
+}
+# yl_migrate_table TABLE DESCRIBE_TABLE_JSON : a table that exists (make dev's .data/, made from
+# an older infra/table.json) gets what infra/table.json has added since: each missing global
+# secondary index (one UpdateTable each: DynamoDB creates one at a time; dynoxide backfills it
+# from the items at once) and the stream (enabled only when it is off: enabling it again would
+# start a new stream).
+yl_migrate_table() {
+  local updates what update
+  updates=$(python3 -c 'import json, sys
+want = json.load(open(sys.argv[1])); table = sys.argv[2]; have = json.loads(sys.argv[3])["Table"]
+attributes = {a["AttributeName"]: a for a in want["AttributeDefinitions"]}
+present = {g["IndexName"] for g in have.get("GlobalSecondaryIndexes", [])}
+for gsi in want.get("GlobalSecondaryIndexes", []):
+    if gsi["IndexName"] not in present:
+        create = {k: gsi[k] for k in ("IndexName", "KeySchema", "Projection")}
+        print("index " + gsi["IndexName"], json.dumps({"TableName": table,
+            "AttributeDefinitions": [attributes[k["AttributeName"]] for k in gsi["KeySchema"]],
+            "GlobalSecondaryIndexUpdates": [{"Create": create}]}), sep="\t")
+stream = want.get("StreamSpecification") or {}
+if stream.get("StreamEnabled") and not have.get("StreamSpecification", {}).get("StreamEnabled"):
+    print("the stream (" + stream["StreamViewType"] + ")",
+        json.dumps({"TableName": table, "StreamSpecification": stream}), sep="\t")
+' "$YL_ROOT/infra/table.json" "$1" "$2") || yl_die "could not compare table $1 with infra/table.json"
+  while IFS=$'\t' read -r what update; do
+    [[ -n "$what" ]] || continue
+    yl_log "table $1: adding $what (infra/table.json has it, the existing table did not)"
+    yl_ddb UpdateTable "$update" | grep -q '"TableDescription"' || yl_die "UpdateTable $1 ($what) failed on $DDB_ENDPOINT"
+  done <<<"$updates"
 }
 
 # ---------------------------------------------------------------- cargo lambda watch
@@ -184,10 +214,13 @@ yl_leak_report_keys() {
   fi
 }
 
-# yl_build_functions : the debug build of every routed function and the authorizer.
+# yl_build_functions [BIN...] : the debug build of every routed function and the authorizer,
+# and of each BIN (make dev's stream-runner: in the same build, so it resolves the features the
+# functions' build does and compiles no dependency twice, as `-p yebolink-blackbox` would).
+# shellcheck disable=SC2120 # make dev passes BINs, yl_start_stack and make test none
 yl_build_functions() {
   local method path fn
-  local -a bins=(authorizer)
+  local -a bins=(authorizer webhook-dispatcher webhook-scheduler "$@") # and the event-fed functions
   while read -r method path fn; do [[ " ${bins[*]} " == *" $fn "* ]] || bins+=("$fn"); done < <(yl_routes)
   (cd "$YL_ROOT" && cargo build "${bins[@]/#/--bin=}") || yl_die "the build failed (see the cargo output above)"
 }
@@ -225,4 +258,26 @@ yl_start_stack() {
     curl -s -o /dev/null -m 120 -X "$method" -d '{}' "$BASE${path//\{id\}/00000000-0000-4000-8000-000000000000}" \
       || { tail -n 30 "$logfile" >&2; yl_die "$fn did not answer (log: $logfile)"; }
   done < <(yl_routes)
+}
+
+# ---------------------------------------------------------------- the stream runner
+# What AWS runs beside the functions, played locally by tests/src/bin/stream-runner.rs: the
+# event source mapping of the table's DynamoDB stream (its audit-event INSERTs, filtered as the
+# template filters them, to webhook-dispatcher, with batch item failures, bisection, 5 retries
+# and a dead-letter file) and the EventBridge schedule (a Scheduled Event to webhook-scheduler
+# every second), both through cargo lambda watch's Invoke API. It outlives the local DynamoDB
+# hanging, stopping or being replaced (a new DynamoDB's stream is read from its start).
+# yl_start_stream_runner LOGFILE [ARGS...] : the runner against DDB_ENDPOINT, TABLE and BASE;
+# ARGS are added (--checkpoint FILE, --dead-letter FILE). YL_STREAM_RUNNER names the binary;
+# default: the debug build (made by make test's test build, by make dev's
+# `yl_build_functions stream-runner`). Sets STREAM_RUNNER_PID.
+yl_start_stream_runner() {
+  local logfile=$1 runner=${YL_STREAM_RUNNER:-${CARGO_TARGET_DIR:-$YL_ROOT/target}/debug/stream-runner}
+  shift
+  [[ -x "$runner" ]] || yl_die "$runner is missing: cargo build --bin=stream-runner builds it"
+  yl_spawn "$logfile" "$runner" --dynamodb "$DDB_ENDPOINT" --table "$TABLE" --invoke "$BASE" \
+    --stream-function webhook-dispatcher --schedule webhook-scheduler=1 "$@"
+  STREAM_RUNNER_PID=$YL_LAST_PID
+  sleep 0.3 # a wrong argument ends it at once
+  kill -0 "$STREAM_RUNNER_PID" 2>/dev/null || { tail -n 20 "$logfile" >&2; yl_die "the stream runner did not start (log: $logfile)"; }
 }

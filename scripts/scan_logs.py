@@ -6,6 +6,7 @@ output, and any other layer's.
 A secret is:
   - a full API key: ybk_ + 48 lowercase hex (a key_prefix, ybk_ + 7 hex + "...", is fine);
   - a JWT: three base64url segments, the first starting eyJ;
+  - a webhook signing secret: whsec_ + base64 of 32 bytes;
   - a password the test suites use. They are read from the test sources, so a new test's
     password is covered without editing this script if it either contains the suites' shared
     PASSWORD constant (tests/src/lib.rs; e.g. format!("{PASSWORD} #{i}")) or is a string
@@ -19,7 +20,8 @@ checked: each parses, has namespace YeboLink, and every dimension is one of the 
 with a value from its fixed set, so no id or address ever becomes a dimension.
 
 Before judging, it checks that the scan can see anything: the functions' info lines
-("workspace registered", "API key created", "API key deactivated", "message queued") must each
+("workspace registered", "API key created", "API key deactivated", "message queued", "webhook
+endpoint created", "webhook attempt") must each
 appear at least once, and so must the metric lines AuthorizerDecision, RequestCount and
 RateLimited, or the logs did not capture the functions and a clean scan would prove nothing.
 
@@ -38,9 +40,11 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 API_KEY = re.compile(r"ybk_[0-9a-f]{48}")
+WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/]{40,}")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 PASSWORD_FIELD = re.compile(r"""\\?["']password\\?["']\s*:\s*\\?["'][^"'\\]""", re.IGNORECASE)
-EXPECTED_INFO = ("workspace registered", "API key created", "API key deactivated", "message queued")
+EXPECTED_INFO = ("workspace registered", "API key created", "API key deactivated", "message queued",
+                 "webhook endpoint created", "webhook attempt")
 EXPECTED_METRICS = ("AuthorizerDecision", "RequestCount", "RateLimited")
 # Each EMF dimension and the values it may take (Function: a function's name).
 DIMENSIONS = {
@@ -125,6 +129,8 @@ def main():
                     kinds.append("a full API key")
                 if JWT.search(line):
                     kinds.append("a JWT")
+                if WEBHOOK_SECRET.search(line):
+                    kinds.append("a webhook signing secret")
                 # Only in the functions' own (tracing JSON) lines: there it means a logged request
                 # body; a fuzzer's report of the requests it generated may show made-up ones.
                 if '"level":"' in line and PASSWORD_FIELD.search(line):
@@ -137,7 +143,7 @@ def main():
 
     print(f"scan_logs: scanned {lines_total} lines in {len(files)} files under {args.logs} "
           f"({', '.join(str(p.relative_to(args.logs)) for p in files) or 'none'}); "
-          "looked for full API keys, JWTs, "
+          "looked for full API keys, JWTs, webhook secrets, "
           f"{len(passwords)} test passwords, password fields"
           f"{', the JWT secret' if len(literals) > len(passwords) else ''}")
     print("scan_logs: functions' info lines seen: "

@@ -7,7 +7,8 @@
 #                  op counts, faults) against a local DynamoDB of their own
 #   3. stack       a fresh local DynamoDB with the table, and two stacks of the functions under
 #                  cargo lambda watch (YL_CONCURRENCY instances each): RATE_LIMIT_PER_MINUTE=30
-#                  for layers 4, 4b and 6, and one no fuzzer reaches for layer 5
+#                  for layers 4, 4b and 6, and one no fuzzer reaches for layer 5; the stream
+#                  runner (the table's stream and the schedule) to the first
 #   4. black-box   the black-box crate's tests over HTTP
 #   4b. browser    scripts/browser.sh: the web console (console/) through its UI in Debian's
 #                  headless chromium (playwright-core + axe-core, pinned, npm ci) against the
@@ -106,8 +107,16 @@ start_functions 30 "$WATCH_LOG"
 export YEBOLINK_BASE_URL=$BASE YEBOLINK_INVOKE_PORT=${BASE##*:} YEBOLINK_INVOKE_ADDRESS=127.0.0.1
 export CARGO_LAMBDA="$YL_VENV/bin/cargo-lambda" YEBOLINK_DYNAMODB_ENDPOINT=$DDB_ENDPOINT YEBOLINK_TABLE=$TABLE
 export YEBOLINK_FUNCTION_LOG=$WATCH_LOG # the metrics tests read the functions' EMF lines here
+# The stream's event source mapping and the schedule (scripts/lib.sh), to this stack's
+# functions only: audit events the fuzzer's stack writes reach this stack's dispatcher too, as
+# they would one deployed dispatcher. Its log and dead letters hold this run's only.
+export YEBOLINK_STREAM_RUNNER_LOG="$YL_LOGS/stream-runner.log" \
+  YEBOLINK_STREAM_RUNNER_DEAD_LETTER="$YL_LOGS/stream-runner-dead-letter.jsonl"
+: >"$YEBOLINK_STREAM_RUNNER_LOG"
+rm -f "$YEBOLINK_STREAM_RUNNER_DEAD_LETTER"
+yl_start_stream_runner "$YEBOLINK_STREAM_RUNNER_LOG" --dead-letter "$YEBOLINK_STREAM_RUNNER_DEAD_LETTER"
 layer stack "$t" 0
-yl_ok "stacks at $BASE/api/v1 and (fuzzing) $FUZZ_BASE/api/v1, $YL_CONCURRENCY instances per function, local DynamoDB $DDB_ENDPOINT"
+yl_ok "stacks at $BASE/api/v1 and (fuzzing) $FUZZ_BASE/api/v1, $YL_CONCURRENCY instances per function, local DynamoDB $DDB_ENDPOINT, stream runner to $BASE (log: $YEBOLINK_STREAM_RUNNER_LOG)"
 
 # Fuzzing waits on one Python process, the HTTP suites on the functions: side by side they
 # share the cores instead of taking turns. Its output is printed when it ends.

@@ -5,6 +5,8 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { createServer } from "node:http";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -25,6 +27,7 @@ const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const PASSWORD = "correct horse battery staple console";
 const EMAIL = `console-${Date.now()}-${process.pid}@example.com`;
 const KEY_SHAPE = /^ybk_[0-9a-f]{48}$/;
+const SECRET_SHAPE = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
 // Local stacks only: the address a client says it calls from (docs/api.md, "Rate limits").
 const SOURCE_IP_HEADER = "X-Yebolink-Local-Source-Ip";
 const INSIDE = "203.0.113.9"; // in 203.0.113.0/24, the Limited key's allowed block
@@ -36,6 +39,9 @@ let page;
 const pageErrors = []; // console errors, uncaught exceptions, CSP reports
 const foreignRequests = [];
 const keys = {}; // name -> full key, as copied from the show-once dialog
+const secrets = {}; // "first", "rotated" -> a webhook endpoint's signing secret, from its dialog
+let receiver; // the loopback webhook receiver the webhook tests start
+let hookUrl; // its URL, as the endpoint is registered
 
 function log(line) {
   process.stdout.write(`${line}\n`);
@@ -113,6 +119,110 @@ async function createKey(name, scopes) {
   return dialog;
 }
 
+// ------------------------------------------------------------------ webhooks
+// A webhook receiver on loopback (the stack runs with WEBHOOK_URL_POLICY=loopback): it answers
+// 200 (500 to the next `failNext` requests) and keeps each request, its body as the exact bytes.
+function startReceiver() {
+  const requests = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (chunk) => chunks.push(chunk));
+    req.on("end", () => {
+      const raw = Buffer.concat(chunks);
+      let json = null;
+      try {
+        json = JSON.parse(raw.toString("utf8"));
+      } catch {
+        // Kept as null: the test that reads it says so.
+      }
+      const status = server.failNext > 0 ? 500 : 200;
+      if (status !== 200) server.failNext -= 1;
+      requests.push({ method: req.method, path: req.url, headers: req.headers, raw, json, status, received: Date.now() });
+      res.writeHead(status, { "Content-Type": "text/plain" });
+      res.end(status === 200 ? "ok" : "receiver down");
+    });
+  });
+  server.failNext = 0;
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve({ server, requests, port: server.address().port }));
+  });
+}
+
+function stopReceiver(r) {
+  if (!r) return Promise.resolve();
+  r.server.closeAllConnections?.();
+  return new Promise((resolve) => r.server.close(() => resolve()));
+}
+
+// The Standard Webhooks signature: base64 HMAC-SHA256 over "{id}.{timestamp}.{body}", keyed
+// with the base64-decoded part of the secret after "whsec_".
+function signature(secret, id, timestamp, raw) {
+  const key = Buffer.from(secret.slice("whsec_".length), "base64");
+  return createHmac("sha256", key).update(Buffer.concat([Buffer.from(`${id}.${timestamp}.`), raw])).digest("base64");
+}
+
+// Whether one of the space-separated "v1,<base64>" signatures of a request is `secret`'s.
+function signedWith(request, secret) {
+  const expected = Buffer.from(`v1,${signature(secret, request.headers["webhook-id"], request.headers["webhook-timestamp"], request.raw)}`);
+  return String(request.headers["webhook-signature"] || "").split(" ").some((given) => {
+    const bytes = Buffer.from(given);
+    return bytes.length === expected.length && timingSafeEqual(bytes, expected);
+  });
+}
+
+// The Standard Webhooks headers of one delivery attempt, and its body's envelope.
+function assertDeliveryShape(request, type) {
+  assert.equal(request.method, "POST");
+  assert.equal(request.path, "/hook");
+  assert.match(request.headers["webhook-id"] || "", /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  const timestamp = Number(request.headers["webhook-timestamp"]);
+  assert.ok(/^\d+$/.test(request.headers["webhook-timestamp"] || "") && Math.abs(timestamp - Date.now() / 1000) < 300,
+    `webhook-timestamp is now, in Unix seconds: ${request.headers["webhook-timestamp"]}`);
+  assert.match(request.headers["webhook-signature"] || "", /^v1,[A-Za-z0-9+/]+={0,2}( v1,[A-Za-z0-9+/]+={0,2})*$/);
+  assert.match(request.headers["content-type"] || "", /^application\/json/);
+  assert.equal(request.headers["user-agent"], "YeboLink-Webhooks/1");
+  assert.ok(request.json, "the body is JSON");
+  assert.equal(request.json.type, type);
+  assert.ok(!Number.isNaN(Date.parse(request.json.timestamp)), `timestamp is RFC 3339: ${request.json.timestamp}`);
+  assert.equal(typeof request.json.data, "object");
+}
+
+// Polls `probe` until it returns something truthy, for up to `ms`.
+async function eventually(probe, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    assert.ok(Date.now() < deadline, `${what}: not within ${ms / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+function hooksOf(type) {
+  return receiver.requests.filter((r) => r.json && r.json.type === type);
+}
+
+function endpointRow() {
+  return page.locator("#webhooks-body tr").filter({ has: page.locator("code.url", { hasText: hookUrl }) });
+}
+
+function deliveryRow(id) {
+  return page.locator(`#deliveries-body tr[data-delivery-id="${id}"]`);
+}
+
+async function gotoPage(link, heading) {
+  await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: link, exact: true }).click();
+  await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
+}
+
+async function closeSecretDialog() {
+  const dialog = page.getByRole("dialog");
+  await dialog.getByRole("button", { name: "I have saved it" }).click();
+  await dialog.waitFor({ state: "hidden" });
+  await page.waitForFunction(() => document.getElementById("secret-value").value === "", null, { timeout: 2000 });
+}
+
 describe("web console in a real browser", { concurrency: false }, () => {
   before(async () => {
     assert.ok(BASE, "YEBOLINK_BASE_URL must name the running stack (http://127.0.0.1:PORT)");
@@ -137,6 +247,7 @@ describe("web console in a real browser", { concurrency: false }, () => {
   });
 
   after(async () => {
+    await stopReceiver(receiver);
     await context?.close();
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
@@ -467,6 +578,287 @@ describe("web console in a real browser", { concurrency: false }, () => {
     assert.equal(refused.body.error.code, "invalid_api_key");
   });
 
+  it("adds a webhook endpoint on the Webhooks page: a refused URL in the API's words, the secret shown once", async () => {
+    receiver = await startReceiver();
+    hookUrl = `http://127.0.0.1:${receiver.port}/hook`;
+    await gotoPage("Webhooks", "Webhooks");
+    assert.equal(await page.title(), "Webhooks - YeboLink Keys console");
+    assert.equal(await page.getByRole("link", { name: "Webhooks", exact: true }).getAttribute("aria-current"), "page");
+    await page.getByText("No endpoints yet").waitFor();
+    // Every key event is chosen by default.
+    const screen = page.locator("#webhooks-screen");
+    for (const type of ["api_key.created", "api_key.updated", "api_key.rotated", "api_key.deactivated",
+      "api_key.leak_reported", "api_key.expiring"]) {
+      assert.equal(await screen.getByRole("checkbox", { name: type }).isChecked(), true, type);
+    }
+    await shot("webhooks-empty");
+    await axe("webhooks (empty)");
+
+    // Only loopback URLs are accepted by a local stack: the API's 400 names the field.
+    await field("webhooks-screen", "Endpoint URL").fill("http://example.com/hook");
+    await page.getByRole("button", { name: "Add endpoint" }).click();
+    const refused = page.getByRole("alert").filter({ hasText: /\burl\b.*\(validation_error\)/ });
+    await refused.waitFor();
+    await shot("webhook-refused");
+    await axe("webhooks, a URL refused");
+    assert.equal(await page.getByRole("dialog").count(), 0, "no secret for a refused endpoint");
+    await page.getByRole("button", { name: "Refresh the endpoints" }).click();
+    await page.waitForFunction(() => !document.getElementById("webhooks-refresh").disabled);
+    assert.equal(await page.locator("#webhooks-body tr").count(), 0, "nothing was added");
+
+    await field("webhooks-screen", "Endpoint URL").fill(hookUrl);
+    await field("webhooks-screen", "Description").fill("Console test receiver");
+    await page.getByRole("button", { name: "Add endpoint" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("heading", { name: "Save your webhook signing secret" }).waitFor();
+    await dialog.getByText("Save this signing secret securely. It will not be shown again.").waitFor();
+    const shown = await dialog.getByLabel("Signing secret", { exact: true }).inputValue();
+    // Never assert.equal/match on a secret: a failure would print it into the test log.
+    assert.ok(SECRET_SHAPE.test(shown) && Buffer.from(shown.slice(6), "base64").length >= 24,
+      "the dialog shows a whsec_ secret of at least 24 random bytes");
+    await dialog.getByRole("button", { name: "Copy" }).click();
+    await dialog.getByText("Copied to the clipboard.").waitFor();
+    secrets.first = await page.evaluate(() => navigator.clipboard.readText());
+    assert.ok(secrets.first === shown, "the clipboard holds the secret from the dialog");
+    await shot("webhook-secret");
+    await axe("webhook secret dialog");
+    await closeSecretDialog();
+    assert.equal(await page.locator("#webhook-create-error").isHidden(), true, "the error went with the success");
+
+    const row = endpointRow();
+    await row.waitFor();
+    assert.equal(await row.getAttribute("data-status"), "enabled");
+    await row.getByText("Enabled", { exact: true }).waitFor();
+    await row.getByText("Console test receiver").waitFor();
+    await row.getByText("All key events").waitFor();
+    // The list (GET /webhooks) never holds the secret, and the page forgot it.
+    const html = await page.evaluate(() => document.documentElement.outerHTML
+      + [...document.querySelectorAll("input")].map((i) => i.value).join(" "));
+    assert.ok(!html.includes(secrets.first.slice(6)), "the secret left the DOM when the dialog closed");
+    // The form starts from the defaults again.
+    assert.equal(await field("webhooks-screen", "Endpoint URL").inputValue(), "");
+    assert.equal(await screen.getByRole("checkbox", { name: "api_key.expiring" }).isChecked(), true);
+    // The new endpoint's deliveries are shown, none yet.
+    await page.getByText("No deliveries yet").waitFor();
+  });
+
+  it("sends a test event: the receiver gets webhook.test signed with the secret, the delivery succeeded in one attempt", async () => {
+    await page.getByRole("button", { name: `Send test to ${hookUrl}` }).click();
+    await page.getByRole("status").filter({ hasText: `Test event sent to ${hookUrl}: succeeded` }).waitFor();
+    const tests = hooksOf("webhook.test");
+    assert.equal(tests.length, 1, "one webhook.test request, made inside POST .../test");
+    const [request] = tests;
+    assertDeliveryShape(request, "webhook.test");
+    assert.ok(signedWith(request, secrets.first), "webhook-signature verifies with the secret shown once");
+    assert.equal(request.headers["webhook-signature"].split(" ").length, 1, "one signature before any rotation");
+    const hookId = await endpointRow().getAttribute("data-webhook-id");
+    assert.equal(request.json.data.webhook_id, hookId);
+    assert.equal(typeof request.json.data.message, "string");
+
+    // The delivery's id is the webhook-id it was sent with.
+    const delivery = deliveryRow(request.headers["webhook-id"]);
+    await delivery.waitFor();
+    assert.equal(await delivery.getAttribute("data-event-type"), "webhook.test");
+    assert.equal(await delivery.getAttribute("data-status"), "succeeded");
+    await delivery.getByText("Succeeded", { exact: true }).waitFor();
+    const attempts = delivery.locator("td.attempts li");
+    assert.equal(await attempts.count(), 1, "one attempt");
+    assert.match(await attempts.first().innerText(), /\d{2}:\d{2}:\d{2} UTC HTTP 200, [\d,]+ ms/);
+    assert.equal((await delivery.locator("td.next").innerText()).trim(), "-", "no next attempt");
+    await shot("webhook-test-sent");
+    await axe("webhooks after a test");
+  });
+
+  it("shows a failed attempt and its retry: a receiver answering 500 once, then 200", async () => {
+    receiver.server.failNext = 1;
+    await page.getByRole("button", { name: `Send test to ${hookUrl}` }).click();
+    await page.getByRole("status").filter({ hasText: `Test event sent to ${hookUrl}: pending (HTTP 500` }).waitFor();
+    const first = hooksOf("webhook.test").filter((r) => r.status === 500).at(-1);
+    assert.ok(first, "the receiver answered the test with a 500");
+    const id = first.headers["webhook-id"];
+    const delivery = deliveryRow(id);
+    await delivery.waitFor();
+    assert.match(await delivery.locator("td.attempts li").first().innerText(), /HTTP 500, [\d,]+ ms/);
+    assert.equal(await delivery.locator("td.attempts li.failed").count() >= 1, true, "the 500 is shown as a failure");
+    // Pending, with its next attempt; or already retried by the scheduler (seconds locally).
+    const state = await delivery.getAttribute("data-status");
+    if (state === "pending") assert.notEqual((await delivery.locator("td.next").innerText()).trim(), "-", "a next attempt");
+    else assert.equal(state, "succeeded");
+    await shot("webhook-attempt-failed");
+    await axe("webhooks, an attempt failed");
+    // Retried after the local delay (WEBHOOK_RETRY_DELAYS_SECONDS): one webhook-id, the 500 first.
+    await eventually(async () => {
+      await page.getByRole("button", { name: "Refresh the deliveries" }).click();
+      await page.waitForFunction(() => !document.getElementById("deliveries-refresh").disabled);
+      return (await delivery.getAttribute("data-status")) === "succeeded";
+    }, 15000, "the failed test delivery retried and succeeded");
+    const attempts = await delivery.locator("td.attempts li").allInnerTexts();
+    assert.ok(attempts.length >= 2, attempts.join(" | "));
+    assert.match(attempts[0], /HTTP 500/);
+    assert.match(attempts.at(-1), /HTTP 200/);
+    const sent = receiver.requests.filter((r) => r.headers["webhook-id"] === id);
+    assert.equal(sent.length, attempts.length, "each attempt reached the receiver with the same webhook-id");
+    assert.ok(sent.every((r) => signedWith(r, secrets.first)), "every attempt is signed");
+    assert.deepEqual(sent.map((r) => r.status), [500, ...sent.slice(1).map(() => 200)]);
+  });
+
+  it("delivers api_key.created when a key is created on the Keys page, and retries a delivery on request", async () => {
+    await gotoPage("API keys", "API keys");
+    const dialog = await createKey("Hooked", ["send_messages"]);
+    keys.Hooked = await dialog.getByLabel("API key", { exact: true }).inputValue();
+    assert.ok(KEY_SHAPE.test(keys.Hooked), "the dialog shows a full key");
+    await closeSecretDialog();
+    await gotoPage("Webhooks", "Webhooks");
+
+    // From the change stream, asynchronously: the receiver and then the list, within seconds.
+    const isHooked = (r) => r.json.data && r.json.data.name === "Hooked";
+    const request = await eventually(() => hooksOf("api_key.created").find(isHooked), 15000,
+      "the receiver got api_key.created for the key Hooked");
+    assertDeliveryShape(request, "api_key.created");
+    assert.ok(signedWith(request, secrets.first), "signed with the endpoint's secret");
+    // The key view as GET /api-keys lists it: never the key itself.
+    assert.match(request.json.data.key_prefix, /^ybk_[0-9a-f]{7}\.\.\.$/);
+    assert.ok(!("key" in request.json.data) && !request.raw.includes(Buffer.from(keys.Hooked.slice(4))),
+      "the payload does not hold the key");
+    const id = request.headers["webhook-id"];
+    const delivery = deliveryRow(id);
+    await eventually(async () => {
+      if (await delivery.count()) return true;
+      await page.getByRole("button", { name: "Refresh the deliveries" }).click();
+      await page.waitForFunction(() => !document.getElementById("deliveries-refresh").disabled);
+      return (await delivery.count()) > 0;
+    }, 10000, "the api_key.created delivery in the list");
+    assert.equal(await delivery.getAttribute("data-event-type"), "api_key.created");
+    await eventually(async () => {
+      if ((await delivery.getAttribute("data-status")) === "succeeded") return true;
+      await page.getByRole("button", { name: "Refresh the deliveries" }).click();
+      await page.waitForFunction(() => !document.getElementById("deliveries-refresh").disabled);
+      return false;
+    }, 10000, "the api_key.created delivery succeeded");
+    assert.equal(await delivery.locator("td.attempts li").count(), 1);
+    // Newest first: the key's event came after the test.
+    const types = await page.locator("#deliveries-body tr").evaluateAll((rows) => rows.map((r) => r.dataset.eventType));
+    assert.ok(types.indexOf("api_key.created") < types.indexOf("webhook.test"), types.join(", "));
+    await shot("webhooks");
+    await axe("webhooks with deliveries");
+
+    // Retry sends the same delivery again now: the same webhook-id, a second attempt.
+    const before = receiver.requests.filter((r) => r.headers["webhook-id"] === id).length;
+    await delivery.getByRole("button", { name: `Retry api_key.created delivery ${id}` }).click();
+    await page.getByRole("status").filter({ hasText: `api_key.created was sent again to ${hookUrl}: succeeded` }).waitFor();
+    await delivery.locator("td.attempts li").nth(1).waitFor();
+    assert.equal(await delivery.locator("td.attempts li").count(), 2, "two attempts, oldest first");
+    const again = receiver.requests.filter((r) => r.headers["webhook-id"] === id);
+    assert.equal(again.length, before + 1, "one more request with the same webhook-id");
+    assert.ok(signedWith(again.at(-1), secrets.first), "the retry is signed too");
+    assert.deepEqual(again.at(-1).json.data, request.json.data, "the same event");
+    const focused = await page.evaluate(() => document.activeElement.getAttribute("aria-label") || "");
+    assert.ok(focused.startsWith("Retry api_key.created"), `focus stays on the delivery's Retry: ${focused}`);
+  });
+
+  it("rotates the signing secret: the new one is shown once, and for 24 hours deliveries carry both signatures", async () => {
+    await page.getByRole("button", { name: `Rotate secret of ${hookUrl}` }).click();
+    let dialog = page.getByRole("dialog");
+    await dialog.getByRole("heading", { name: "Rotate the signing secret?" }).waitFor();
+    await dialog.getByText(/keeps signing for 24 hours/).waitFor();
+    await shot("webhook-rotate-confirm");
+    await axe("webhook rotate confirmation");
+    await dialog.getByRole("button", { name: "Rotate secret", exact: true }).click();
+    dialog = page.getByRole("dialog");
+    await dialog.getByRole("heading", { name: "Save the new signing secret" }).waitFor();
+    await dialog.getByText(/The old secret keeps signing for 24 hours until .*UTC/).waitFor();
+    secrets.rotated = await dialog.getByLabel("Signing secret", { exact: true }).inputValue();
+    assert.ok(SECRET_SHAPE.test(secrets.rotated) && secrets.rotated !== secrets.first, "a new secret");
+    await shot("webhook-rotated");
+    await axe("webhook new secret dialog");
+    await closeSecretDialog();
+
+    const count = hooksOf("webhook.test").length;
+    await page.getByRole("button", { name: `Send test to ${hookUrl}` }).click();
+    await page.getByRole("status").filter({ hasText: `Test event sent to ${hookUrl}: succeeded` }).waitFor();
+    const tests = hooksOf("webhook.test");
+    assert.equal(tests.length, count + 1);
+    const request = tests.at(-1);
+    assertDeliveryShape(request, "webhook.test");
+    assert.equal(request.headers["webhook-signature"].split(" ").length, 2, "two signatures during the overlap");
+    assert.ok(signedWith(request, secrets.rotated), "one verifies with the new secret");
+    assert.ok(signedWith(request, secrets.first), "one verifies with the old secret");
+    await deliveryRow(request.headers["webhook-id"]).filter({ hasText: "Succeeded" }).waitFor();
+  });
+
+  it("edits an endpoint's events, disables and enables it, and deletes it after a confirmation", async () => {
+    await page.getByRole("button", { name: `Edit ${hookUrl}` }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("heading", { name: "Edit endpoint" }).waitFor();
+    assert.equal(await dialog.getByLabel("Endpoint URL", { exact: true }).inputValue(), hookUrl);
+    assert.equal(await dialog.getByLabel("Description", { exact: true }).inputValue(), "Console test receiver");
+    for (const type of ["api_key.updated", "api_key.rotated", "api_key.leak_reported", "api_key.expiring"]) {
+      await dialog.getByRole("checkbox", { name: type }).setChecked(false);
+    }
+    assert.equal(await dialog.getByRole("checkbox", { name: "api_key.created" }).isChecked(), true);
+    assert.equal(await dialog.getByRole("checkbox", { name: "api_key.deactivated" }).isChecked(), true);
+    await shot("webhook-edit");
+    await axe("webhook edit dialog");
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    await page.getByRole("status").filter({ hasText: `${hookUrl} was updated.` }).waitFor();
+    const events = endpointRow().locator("td.events");
+    await events.filter({ hasText: "api_key.deactivated" }).waitFor();
+    assert.deepEqual((await events.locator("code").allInnerTexts()).sort(), ["api_key.created", "api_key.deactivated"]);
+    const refocused = await page.waitForFunction(
+      (label) => document.activeElement.getAttribute("aria-label") === label, `Edit ${hookUrl}`, { timeout: 2000 },
+    ).then(() => true, () => false);
+    assert.ok(refocused, "focus is back on the endpoint's Edit button");
+
+    await page.getByRole("button", { name: `Disable ${hookUrl}` }).click();
+    await page.getByRole("status").filter({ hasText: `${hookUrl} was disabled.` }).waitFor();
+    await endpointRow().filter({ hasText: "Disabled" }).waitFor();
+    assert.equal(await endpointRow().getAttribute("data-status"), "disabled");
+    await endpointRow().getByText("by you").waitFor(); // disabled_reason "manual"
+    await shot("webhook-disabled");
+    await axe("webhooks, an endpoint disabled");
+    await page.getByRole("button", { name: `Enable ${hookUrl}` }).click();
+    await page.getByRole("status").filter({ hasText: `${hookUrl} was enabled.` }).waitFor();
+    await endpointRow().filter({ hasText: "Enabled" }).waitFor();
+    assert.equal(await endpointRow().getByText("by you").count(), 0);
+    await page.getByRole("button", { name: `Disable ${hookUrl}` }).click();
+    await endpointRow().filter({ hasText: "Disabled" }).waitFor();
+
+    await page.getByRole("button", { name: `Delete ${hookUrl}` }).click();
+    const confirm = page.getByRole("dialog");
+    await confirm.getByRole("heading", { name: "Delete this endpoint?" }).waitFor();
+    await confirm.getByText(hookUrl).waitFor();
+    await shot("webhook-delete-confirm");
+    await axe("webhook delete confirmation");
+    await confirm.getByRole("button", { name: "Delete", exact: true }).click();
+    await confirm.waitFor({ state: "hidden" });
+    await page.getByRole("status").filter({ hasText: `The endpoint ${hookUrl} was deleted.` }).waitFor();
+    await page.getByText("No endpoints yet").waitFor();
+    assert.equal(await page.locator("#deliveries-card").isHidden(), true, "no deliveries without an endpoint");
+  });
+
+  it("lists the endpoint's changes in the audit trail", async () => {
+    await gotoPage("API keys", "API keys");
+    const events = page.locator("#audit-body tr");
+    await events.filter({ hasText: "Webhook endpoint deleted" }).waitFor();
+    const types = await events.evaluateAll((rows) => rows.map((r) => r.dataset.eventType));
+    // Newest first; the PATCHes (events, disable, enable, disable) are webhook.updated.
+    const mine = types.filter((t) => t.startsWith("webhook.") || t === "api_key.created");
+    assert.deepEqual(mine.slice(0, 8), [
+      "webhook.deleted", "webhook.updated", "webhook.updated", "webhook.updated", "webhook.updated",
+      "webhook.secret_rotated", "api_key.created", "webhook.created",
+    ]);
+    // An edit names the fields it changed; a deleted endpoint is still named by its URL.
+    const texts = await events.allInnerTexts();
+    const deleted = texts[types.indexOf("webhook.deleted")];
+    assert.ok(deleted.includes("Webhook endpoint deleted") && deleted.includes(hookUrl), deleted);
+    const edits = texts.filter((_, i) => types[i] === "webhook.updated");
+    assert.match(edits.at(-1), /Webhook endpoint edited \(events\)/, "the oldest edit changed the events");
+    assert.match(edits[0], /Webhook endpoint edited \(enabled\)/);
+    await shot("audit-webhooks");
+    await axe("audit trail with webhook events");
+  });
+
   it("ends the session on a 401 and returns to login with a message", async () => {
     await page.evaluate(() => {
       const key = Object.keys(sessionStorage)[0];
@@ -492,7 +884,7 @@ describe("web console in a real browser", { concurrency: false }, () => {
     await field("login-screen", "Password").fill(PASSWORD);
     await page.getByRole("button", { name: "Log in" }).click();
     await row("Reader").waitFor();
-    assert.equal(await page.locator("#keys-body tr").count(), 5);
+    assert.equal(await page.locator("#keys-body tr").count(), 6); // Hooked, from the webhook tests, included
     // The failed and the successful login are in the trail.
     await page.locator("#audit-body tr").filter({ hasText: "Logged in" }).first().waitFor();
     const recent = await page.locator("#audit-body tr").evaluateAll((rows) => rows.slice(0, 2).map((r) => r.dataset.eventType));

@@ -9,10 +9,14 @@ and AWS::Serverless::Function as written.
   E9001  every alarm notifies the alarm topic (AlarmActions and OKActions) and takes its
          threshold from a template parameter
   E9002  the required alarms exist: authorizer errors, AuthorizerDecision Outcome=error,
-         DynamoDB throttles on each table, the stage's 5XXError and p99 Latency, and the
-         5xx rate (RequestCount 2xx/4xx/5xx) of every function that has an Api event
+         DynamoDB throttles on each table, the stage's 5XXError and p99 Latency, the 5xx
+         rate (RequestCount 2xx/4xx/5xx) of every function that has an Api event; for every
+         worker (a function with another event: a stream, a schedule) its AWS/Lambda Errors,
+         for a stream consumer also its IteratorAge (Maximum); and the depth of every SQS
+         queue that is a dead-letter target
   E9003  a dashboard exists, its body is JSON and it graphs RequestCount, AuthorizerDecision,
-         RateLimited and Latency (namespace YeboLink)
+         RateLimited and Latency (namespace YeboLink), every worker and every dead-letter
+         queue
   E9004  every REST stage writes JSON access logs with the fields an operator needs, never
          a credential (no API key, no header, no $input), and logs no request data
   E9005  the access-log destination is a log group of this template with a retention
@@ -30,6 +34,8 @@ ALARM_TOPIC = "AlarmTopic"
 NAMESPACE = "YeboLink"
 DASHBOARD_METRICS = ("RequestCount", "AuthorizerDecision", "RateLimited", "Latency")
 STATUS_CLASSES = ("2xx", "4xx", "5xx")
+# Event types whose records Lambda reads from a stream (IteratorAge is their lag).
+STREAM_EVENT_TYPES = ("DynamoDB", "Kinesis")
 
 # What an access-log line must carry: (what, the $context variables that provide it; any one).
 ACCESS_LOG_FIELDS = (
@@ -134,17 +140,28 @@ def _unconditional_alarms(cfn) -> dict[str, dict]:
     }
 
 
-def _sub_text(value: Any) -> str | None:
-    """The text of a string or an Fn::Sub, each ${Var} replaced by a placeholder (${!x} -> ${x})."""
+def _sub_text(value: Any, keep_names: bool = False) -> str | None:
+    """The text of a string or an Fn::Sub, each ${Var} replaced by a placeholder (${!x} -> ${x}):
+    SUBSTITUTED, or with keep_names one word naming it (${Queue.QueueName} -> SUB_Queue_QueueName,
+    see _sub_word)."""
     if isinstance(value, dict) and len(value) == 1 and "Fn::Sub" in value:
         value = value["Fn::Sub"]
         if isinstance(value, list) and value:
             value = value[0]
         if not isinstance(value, str):
             return None
-        value = re.sub(r"\$\{(?!!)[^}]*\}", "SUBSTITUTED", value)
+        value = re.sub(
+            r"\$\{(?!!)([^}]*)\}",
+            (lambda m: _sub_word(m.group(1))) if keep_names else (lambda m: "SUBSTITUTED"),
+            value,
+        )
         return value.replace("${!", "${")
     return value if isinstance(value, str) else None
+
+
+def _sub_word(variable: str) -> str:
+    """The placeholder of ${variable} in _sub_text(keep_names=True): one [A-Za-z0-9_] word."""
+    return "SUB_" + re.sub(r"[^A-Za-z0-9_]", "_", variable)
 
 
 def _authorizer_functions(cfn) -> set[str]:
@@ -178,6 +195,76 @@ def _http_functions(cfn) -> dict[str, Any]:
         binary = build.get("Binary") if isinstance(build, dict) else None
         found[name] = binary if isinstance(binary, str) else None
     return found
+
+
+def _worker_functions(cfn) -> dict[str, set[str]]:
+    """{resource name: its event types other than Api} for every AWS::Serverless::Function
+    invoked by something else than the API (a stream, a schedule, a queue)."""
+    found = {}
+    for name, res in _resources(cfn, "AWS::Serverless::Function").items():
+        events = _props(res).get("Events")
+        types = {
+            e.get("Type") for e in (events.values() if isinstance(events, dict) else ())
+            if isinstance(e, dict) and isinstance(e.get("Type"), str) and e.get("Type") != "Api"
+        }
+        if types:
+            found[name] = types
+    return found
+
+
+def _getatt(value: Any) -> tuple[str, str] | None:
+    """(resource, attribute) of a !GetAtt, in its list or its dotted form."""
+    target = value.get("Fn::GetAtt") if isinstance(value, dict) and len(value) == 1 else None
+    if isinstance(target, str):
+        target = target.split(".", 1)
+    if isinstance(target, list) and len(target) == 2 and all(isinstance(t, str) for t in target):
+        return target[0], target[1]
+    return None
+
+
+def _dig(node: Any, *keys: str) -> Any:
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _dead_letter_queues(cfn) -> dict[str, str]:
+    """{queue: what sends to it} for every AWS::SQS::Queue of the template that is a dead-letter
+    target (!GetAtt <Queue>.Arn): an event's or event source mapping's OnFailure destination, a
+    function's DeadLetterQueue or EventInvokeConfig OnFailure, an event's DeadLetterConfig, or a
+    queue's RedrivePolicy."""
+    queues = _resources(cfn, "AWS::SQS::Queue")
+    found: dict[str, str] = {}
+
+    def note(value: Any, who: str) -> None:
+        target = _getatt(value)
+        if target and target[1] == "Arn" and target[0] in queues:
+            found.setdefault(target[0], who)
+
+    for name, res in (cfn.template.get("Resources") or {}).items():
+        if not isinstance(res, dict):
+            continue
+        props = _props(res)
+        kind = res.get("Type")
+        if kind == "AWS::Serverless::Function":
+            note(_dig(props, "DeadLetterQueue", "TargetArn"), name)
+            note(_dig(props, "EventInvokeConfig", "DestinationConfig", "OnFailure", "Destination"), name)
+            events = props.get("Events")
+            for event_name, event in (events.items() if isinstance(events, dict) else ()):
+                event_props = _dig(event, "Properties")
+                note(_dig(event_props, "DestinationConfig", "OnFailure", "Destination"), f"{name}.{event_name}")
+                note(_dig(event_props, "DeadLetterConfig", "Arn"), f"{name}.{event_name}")
+        elif kind in ("AWS::Lambda::EventSourceMapping", "AWS::Lambda::EventInvokeConfig"):
+            note(_dig(props, "DestinationConfig", "OnFailure", "Destination"), name)
+        elif kind == "AWS::SQS::Queue":
+            note(_dig(props, "RedrivePolicy", "deadLetterTargetArn"), name)
+    return found
+
+
+def _names_function(cfn, value: Any, fn: str) -> bool:
+    """A FunctionName dimension value that names fn: !Ref fn, or fn's own FunctionName."""
+    fn_name = _props((cfn.template.get("Resources") or {}).get(fn, {})).get("FunctionName")
+    return _is_ref(value, fn) or (fn_name is not None and value == fn_name)
 
 
 # --- rules ------------------------------------------------------------------------------------
@@ -224,7 +311,11 @@ class RequiredAlarms(CloudFormationLintRule):
         "Outcome=error; each table's read and write throttles; the stage's AWS/ApiGateway "
         "5XXError and p99 Latency (ApiName and Stage as the Api's); and for each function with "
         "an Api event, its 5xx rate: RequestCount (Function=<its binary>) for StatusClass 2xx, "
-        "4xx and 5xx combined by a returned expression, TreatMissingData notBreaching."
+        "4xx and 5xx combined by a returned expression, TreatMissingData notBreaching; for "
+        "each function with another event (a worker: stream, schedule, queue), its AWS/Lambda "
+        "Errors, and for a stream consumer (DynamoDB, Kinesis) its IteratorAge with the Maximum "
+        "statistic; for each SQS queue that is a dead-letter target, its "
+        "ApproximateNumberOfMessagesVisible (QueueName: !GetAtt <Queue>.QueueName)."
     )
     source_url = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html"
     tags = ["yebolink", "alarms"]
@@ -238,16 +329,38 @@ class RequiredAlarms(CloudFormationLintRule):
             matches.append(RuleMatch(["Resources"], f"Missing alarm: {what}"))
 
         # The authorizer's errors.
+        def lambda_alarm(fn: str, metric: str, stat: str | None = None) -> bool:
+            return any(
+                s["namespace"] == "AWS/Lambda" and s["name"] == metric
+                and _names_function(cfn, s["dims"].get("FunctionName"), fn)
+                and (stat is None or s["stat"] == stat)
+                for _, s in stats
+            )
+
         authorizers = _authorizer_functions(cfn)
         for fn in sorted(authorizers):
-            fn_name = _props(cfn.template["Resources"].get(fn, {})).get("FunctionName")
+            if not lambda_alarm(fn, "Errors"):
+                missing(f"AWS/Lambda Errors of the authorizer {fn} (FunctionName: !Ref {fn})")
+
+        # The workers (no RequestCount: they answer no HTTP request): their errors, and a
+        # stream consumer's lag (the Maximum: an average hides one shard that is behind).
+        for fn, types in sorted(_worker_functions(cfn).items()):
+            what = f"invoked by {', '.join(sorted(types))} events"
+            if not lambda_alarm(fn, "Errors"):
+                missing(f"AWS/Lambda Errors of {fn} ({what}; FunctionName: !Ref {fn})")
+            if types & set(STREAM_EVENT_TYPES) and not lambda_alarm(fn, "IteratorAge", "Maximum"):
+                missing(f"AWS/Lambda IteratorAge (Maximum) of {fn} ({what}: how far behind its "
+                        f"stream it is; FunctionName: !Ref {fn}, Statistic: Maximum)")
+
+        # Dead-letter queues: a message there is work given up on.
+        for queue, sender in sorted(_dead_letter_queues(cfn).items()):
             if not any(
-                s["namespace"] == "AWS/Lambda" and s["name"] == "Errors"
-                and (_is_ref(s["dims"].get("FunctionName"), fn)
-                     or (fn_name is not None and s["dims"].get("FunctionName") == fn_name))
+                s["namespace"] == "AWS/SQS" and s["name"] == "ApproximateNumberOfMessagesVisible"
+                and _getatt(s["dims"].get("QueueName")) == (queue, "QueueName")
                 for _, s in stats
             ):
-                missing(f"AWS/Lambda Errors of the authorizer {fn} (FunctionName: !Ref {fn})")
+                missing(f"AWS/SQS ApproximateNumberOfMessagesVisible of the dead-letter queue "
+                        f"{queue} (of {sender}; QueueName: !GetAtt {queue}.QueueName)")
 
         # AuthorizerDecision Outcome=error.
         if not any(
@@ -331,7 +444,9 @@ class DashboardGraphsMetrics(CloudFormationLintRule):
     description = (
         "An AWS::CloudWatch::Dashboard exists; its DashboardBody (a string or an Fn::Sub) is a "
         "JSON object with widgets, and its metric widgets read "
-        + ", ".join(DASHBOARD_METRICS) + f" of the {NAMESPACE} namespace."
+        + ", ".join(DASHBOARD_METRICS) + f" of the {NAMESPACE} namespace, and name (${{...}}) "
+        "every worker function (one with a non-Api event) and every dead-letter SQS queue "
+        "(${Queue.QueueName})."
     )
     source_url = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html"
     tags = ["yebolink", "dashboard"]
@@ -343,7 +458,7 @@ class DashboardGraphsMetrics(CloudFormationLintRule):
         matches = []
         for name, res in dashboards.items():
             path = ["Resources", name, "Properties", "DashboardBody"]
-            text = _sub_text(_props(res).get("DashboardBody"))
+            text = _sub_text(_props(res).get("DashboardBody"), keep_names=True)
             if text is None:
                 matches.append(RuleMatch(path, f"{name}: DashboardBody must be a string or !Sub"))
                 continue
@@ -372,6 +487,16 @@ class DashboardGraphsMetrics(CloudFormationLintRule):
             for metric in DASHBOARD_METRICS:
                 if metric not in words:
                     matches.append(RuleMatch(path, f"{name}: no widget graphs {metric}"))
+            for fn, types in sorted(_worker_functions(cfn).items()):
+                if _sub_word(fn) not in words:
+                    matches.append(RuleMatch(
+                        path, f"{name}: no widget graphs {fn} (invoked by {', '.join(sorted(types))} "
+                        f"events: its AWS/Lambda metrics with FunctionName ${{{fn}}})"))
+            for queue in sorted(_dead_letter_queues(cfn)):
+                if _sub_word(f"{queue}.QueueName") not in words:
+                    matches.append(RuleMatch(
+                        path, f"{name}: no widget graphs the dead-letter queue {queue} "
+                        f"(AWS/SQS ApproximateNumberOfMessagesVisible, QueueName ${{{queue}.QueueName}})"))
         return matches
 
 

@@ -1518,3 +1518,154 @@ async fn a_filtered_audit_listing_reads_at_most_five_pages_a_call_and_continues(
     assert_eq!(found.id, rare.id);
     assert!(calls >= 3, "the rare event was reached in {calls} calls");
 }
+
+/// A loopback receiver answering every request with the next of `statuses` (then 200): the
+/// webhook attempts' far end. Its URL.
+async fn answering_receiver(statuses: Vec<u16>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut statuses = statuses.into_iter();
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let status = statuses.next().unwrap_or(200);
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // The head, then the body its Content-Length names.
+            while let Ok(n) = socket.read(&mut chunk).await {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&request);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            let answer =
+                format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_key_event_costs_one_query_and_two_puts_per_endpoint_and_a_retry_its_claim_and_record() {
+    use yebolink_shared::domain::ids::WebhookId;
+    use yebolink_shared::domain::webhook::{
+        RetrySchedule, WebhookEndpoint, WebhookEventType, WebhookSecret,
+    };
+    use yebolink_shared::domain::webhook_target::UrlPolicy;
+    use yebolink_shared::services::webhooks::{
+        fan_out, run_due_deliveries, Sender, WebhookSettings,
+    };
+    use yebolink_shared::storage::webhooks::WebhookStore;
+
+    let (store, ops) = counted_store().await;
+    let settings = WebhookSettings {
+        url_policy: UrlPolicy::Loopback,
+        retries: RetrySchedule::parse("0").unwrap(),
+        ..WebhookSettings::deployed(400)
+    };
+    let sender = Sender::default();
+    let ws = WorkspaceId::new();
+    let now = Timestamp::now();
+    let endpoint = WebhookEndpoint {
+        id: WebhookId::new(),
+        workspace_id: ws,
+        url: answering_receiver(vec![500]).await,
+        events: WebhookEventType::SUBSCRIBABLE.to_vec(),
+        description: None,
+        disabled: None,
+        secret: WebhookSecret::generate().unwrap(),
+        previous_secret: None,
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let made = event(
+        AuditEventType::WebhookCreated,
+        Target::Webhook { id: endpoint.id },
+    );
+    store.create_webhook(&endpoint, 10, &made).await.unwrap();
+    assert_eq!(
+        ops.take(),
+        [Op::TransactWriteItems {
+            puts: 2,
+            updates: 1
+        }]
+    );
+
+    // The first attempt fails (500): the query of the workspace's endpoints, the delivery's put,
+    // its attempt's record, and the endpoint's failing streak starting (a conditional put).
+    let source = yebolink_shared::domain::ids::AuditEventId::new();
+    let body = r#"{"type":"api_key.created"}"#;
+    fan_out(
+        &store,
+        &sender,
+        &settings,
+        ws,
+        WebhookEventType::ApiKeyCreated,
+        source,
+        body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ops.take(),
+        [
+            Op::Query { consistent: true },
+            Op::PutItem,
+            Op::PutItem,
+            Op::PutItem
+        ]
+    );
+    // The same event again (a redelivered stream record): the query and a refused put.
+    fan_out(
+        &store,
+        &sender,
+        &settings,
+        ws,
+        WebhookEventType::ApiKeyCreated,
+        source,
+        body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ops.take(), [Op::Query { consistent: true }, Op::PutItem]);
+
+    // The retry succeeds: a query per due shard, the claim, the endpoint's read, the record,
+    // and the streak's end. The scheduler's quiet tick is the four queries alone.
+    let shards = vec![Op::Query { consistent: false }; 4];
+    assert_eq!(
+        run_due_deliveries(&store, &sender, &settings)
+            .await
+            .unwrap(),
+        1
+    );
+    let mut expected = shards.clone();
+    expected.extend([Op::UpdateItem, GET_CONSISTENT, Op::PutItem, Op::PutItem]);
+    assert_eq!(ops.take(), expected);
+    assert_eq!(
+        run_due_deliveries(&store, &sender, &settings)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(ops.take(), shards);
+}

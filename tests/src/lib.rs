@@ -29,6 +29,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 pub mod leak_signing;
+pub mod stream_runner;
+pub mod webhook_receiver;
 
 /// A password that satisfies the policy (12..256 characters).
 pub const PASSWORD: &str = "correct horse battery staple";

@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use crate::domain::limits::Limits;
+use crate::domain::webhook::RetrySchedule;
+use crate::domain::webhook_target::UrlPolicy;
 use crate::services::jwt::TokenSettings;
+use crate::services::webhooks::{Sender, WebhookSettings, Webhooks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -66,6 +69,45 @@ impl Config {
             local_inline_auth: get("YEBOLINK_LOCAL_INLINE_AUTH").as_deref() == Some("1"),
         })
     }
+}
+
+/// What the webhook functions read beside `Config`: `WEBHOOK_URL_POLICY` (`public` unless set
+/// to `loopback`, which only `make dev` and `make test` do), `WEBHOOK_RETRY_DELAYS_SECONDS`,
+/// `WEBHOOK_DISABLE_AFTER_SECONDS` and `WEBHOOK_TIMEOUT_MS`.
+pub fn webhook_settings(
+    get: impl Fn(&str) -> Option<String>,
+    limits: &Limits,
+) -> Result<WebhookSettings, ConfigError> {
+    let mut settings = WebhookSettings::deployed(limits.audit_retention_days);
+    settings.url_policy = UrlPolicy::parse(get("WEBHOOK_URL_POLICY").as_deref()).ok_or(
+        ConfigError::Invalid("WEBHOOK_URL_POLICY", "must be public or loopback"),
+    )?;
+    if let Some(raw) = get("WEBHOOK_RETRY_DELAYS_SECONDS").filter(|v| !v.trim().is_empty()) {
+        settings.retries = RetrySchedule::parse(&raw).ok_or(ConfigError::Invalid(
+            "WEBHOOK_RETRY_DELAYS_SECONDS",
+            "must be whole seconds separated by commas",
+        ))?;
+    }
+    settings.disable_after_seconds = i64::try_from(number(
+        &get,
+        "WEBHOOK_DISABLE_AFTER_SECONDS",
+        settings.disable_after_seconds.unsigned_abs(),
+    )?)
+    .map_err(|_| ConfigError::Invalid("WEBHOOK_DISABLE_AFTER_SECONDS", "too large"))?;
+    let timeout_ms = number(&get, "WEBHOOK_TIMEOUT_MS", 10_000)?;
+    settings.timeout = Duration::from_millis(timeout_ms);
+    // A claim outlives the longest attempt.
+    settings.lease_seconds = i64::try_from(timeout_ms / 1000 + 50).unwrap_or(i64::MAX);
+    Ok(settings)
+}
+
+/// The webhook functions' dependencies, from the environment.
+pub fn webhooks_from_env() -> Result<Webhooks, ConfigError> {
+    let config = Config::from_env()?;
+    Ok(Webhooks {
+        settings: webhook_settings(|name| std::env::var(name).ok(), &config.limits)?,
+        sender: Sender::default(),
+    })
 }
 
 fn number(

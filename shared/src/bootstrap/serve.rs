@@ -286,3 +286,59 @@ pub async fn serve_pages(
     }))
     .await
 }
+
+/// An event handler (a stream batch, a schedule's tick): the raw event in, the answer the
+/// event source reads (batch item failures) or an error out.
+pub trait EventHandlerWith<'a, D: 'a>: Copy + Send + Sync {
+    type Answer: Future<Output = Result<serde_json::Value, Error>> + Send + 'a;
+    fn call(self, app: &'a App<DynamoStore>, deps: &'a D, event: serde_json::Value)
+        -> Self::Answer;
+}
+
+impl<'a, D: 'a, F, A> EventHandlerWith<'a, D> for F
+where
+    F: Copy + Send + Sync + Fn(&'a App<DynamoStore>, &'a D, serde_json::Value) -> A,
+    A: Future<Output = Result<serde_json::Value, Error>> + Send + 'a,
+{
+    type Answer = A;
+    fn call(self, app: &'a App<DynamoStore>, deps: &'a D, event: serde_json::Value) -> A {
+        self(app, deps, event)
+    }
+}
+
+/// Connections an event handler's cold start opens: its attempts to a workspace's endpoints
+/// run side by side, each recording its own writes.
+const EVENT_HANDLER_CONNECTIONS: usize = 4;
+
+/// A function fed by an event source, not API Gateway (the webhook dispatcher and scheduler):
+/// the app, `deps` from `build`, then `handler` for every event.
+pub async fn serve_events<D, E, H>(
+    function: &'static str,
+    build: impl FnOnce() -> Result<D, E>,
+    handler: H,
+) -> Result<(), Error>
+where
+    D: Sync,
+    E: Into<Error>,
+    H: for<'a> EventHandlerWith<'a, D>,
+{
+    coldstart_mark("main");
+    init_logging();
+    let app = &App::from_env_with_connections(EVENT_HANDLER_CONNECTIONS).await?;
+    let deps = &build().map_err(Into::into)?;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            let started = Instant::now();
+            let answer = handler.call(app, deps, event.payload).await;
+            tracing::info!(
+                function,
+                lambda_request_id = %event.context.request_id,
+                latency_ms = started.elapsed().as_millis() as u64,
+                ok = answer.is_ok(),
+                "event handled"
+            );
+            answer
+        },
+    ))
+    .await
+}

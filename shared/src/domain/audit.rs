@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::api_key::ApiKeyRecord;
-use crate::domain::ids::{AuditEventId, KeyId, UserId};
+use crate::domain::ids::{AuditEventId, KeyId, UserId, WebhookId};
 use crate::domain::keys::KeyPrefix;
 use crate::domain::timestamp::Timestamp;
 
@@ -32,10 +32,24 @@ pub enum AuditEventType {
     ApiKeyDeactivated,
     #[serde(rename = "api_key.leak_reported")]
     ApiKeyLeakReported,
+    /// 7 days and 1 day before a key expires (the webhook scheduler).
+    #[serde(rename = "api_key.expiring")]
+    ApiKeyExpiring,
+    #[serde(rename = "webhook.created")]
+    WebhookCreated,
+    #[serde(rename = "webhook.updated")]
+    WebhookUpdated,
+    #[serde(rename = "webhook.deleted")]
+    WebhookDeleted,
+    #[serde(rename = "webhook.secret_rotated")]
+    WebhookSecretRotated,
+    /// By a `410 Gone` or days of failed deliveries (the owner's own disabling is an update).
+    #[serde(rename = "webhook.disabled")]
+    WebhookDisabled,
 }
 
 impl AuditEventType {
-    pub const ALL: [AuditEventType; 8] = [
+    pub const ALL: [AuditEventType; 14] = [
         AuditEventType::UserRegistered,
         AuditEventType::UserLoginSucceeded,
         AuditEventType::UserLoginFailed,
@@ -44,6 +58,12 @@ impl AuditEventType {
         AuditEventType::ApiKeyUpdated,
         AuditEventType::ApiKeyDeactivated,
         AuditEventType::ApiKeyLeakReported,
+        AuditEventType::ApiKeyExpiring,
+        AuditEventType::WebhookCreated,
+        AuditEventType::WebhookUpdated,
+        AuditEventType::WebhookDeleted,
+        AuditEventType::WebhookSecretRotated,
+        AuditEventType::WebhookDisabled,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -56,6 +76,12 @@ impl AuditEventType {
             AuditEventType::ApiKeyUpdated => "api_key.updated",
             AuditEventType::ApiKeyDeactivated => "api_key.deactivated",
             AuditEventType::ApiKeyLeakReported => "api_key.leak_reported",
+            AuditEventType::ApiKeyExpiring => "api_key.expiring",
+            AuditEventType::WebhookCreated => "webhook.created",
+            AuditEventType::WebhookUpdated => "webhook.updated",
+            AuditEventType::WebhookDeleted => "webhook.deleted",
+            AuditEventType::WebhookSecretRotated => "webhook.secret_rotated",
+            AuditEventType::WebhookDisabled => "webhook.disabled",
         }
     }
 }
@@ -91,6 +117,8 @@ pub enum Actor {
     LeakReport {
         source: String,
     },
+    /// YeboLink itself: the webhook scheduler's reminders, an endpoint disabled by its answers.
+    System,
 }
 
 /// What the change was made to.
@@ -99,6 +127,7 @@ pub enum Actor {
 pub enum Target {
     ApiKey { id: KeyId, key_prefix: KeyPrefix },
     User { id: UserId },
+    Webhook { id: WebhookId },
 }
 
 impl Target {

@@ -91,6 +91,17 @@ uuid_id!(
     AuditEventId,
     Uuid::now_v7()
 );
+uuid_id!(
+    /// A webhook endpoint of a workspace.
+    WebhookId,
+    Uuid::now_v7()
+);
+uuid_id!(
+    /// One event to one endpoint: the `webhook-id` of all its attempts. Time-ordered, so an
+    /// endpoint's deliveries list newest first from their sort key.
+    DeliveryId,
+    Uuid::now_v7()
+);
 
 #[cfg(test)]
 mod tests {

@@ -14,4 +14,6 @@ pub mod policy;
 pub mod scopes;
 pub mod timestamp;
 pub mod usage;
+pub mod webhook;
+pub mod webhook_target;
 pub mod window;

@@ -42,6 +42,10 @@ pub enum ApiError {
     KeyNotRotatable,
     #[error("Only an active key that has not been rotated can be edited")]
     KeyNotEditable,
+    #[error("This workspace already has the maximum number of webhook endpoints ({limit}); delete one first")]
+    WebhookLimitReached { limit: u64 },
+    #[error("This delivery is being attempted right now; retry in a minute")]
+    DeliveryInProgress,
     #[error("Request body exceeds 64 KiB")]
     PayloadTooLarge,
     #[error("Idempotency-Key was already used with a different request body")]
@@ -77,7 +81,9 @@ impl ApiError {
             ApiError::EmailTaken
             | ApiError::KeyLimitReached { .. }
             | ApiError::KeyNotRotatable
-            | ApiError::KeyNotEditable => StatusCode::CONFLICT,
+            | ApiError::KeyNotEditable
+            | ApiError::WebhookLimitReached { .. }
+            | ApiError::DeliveryInProgress => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. }
@@ -104,6 +110,8 @@ impl ApiError {
             ApiError::KeyLimitReached { .. } => "key_limit_reached",
             ApiError::KeyNotRotatable => "key_not_rotatable",
             ApiError::KeyNotEditable => "key_not_editable",
+            ApiError::WebhookLimitReached { .. } => "webhook_limit_reached",
+            ApiError::DeliveryInProgress => "delivery_in_progress",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::IdempotencyConflict => "idempotency_conflict",
             ApiError::RateLimited { .. } => "rate_limited",

@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod request;
 pub mod response;
 pub mod views;
+pub mod webhooks;

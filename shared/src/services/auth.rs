@@ -123,6 +123,7 @@ impl Credential {
         } else if under("/api/v1/api-keys")
             || under("/api/v1/audit-events")
             || under("/api/v1/usage")
+            || under("/api/v1/webhooks")
         {
             Some(Credential::UserToken)
         } else {
@@ -351,6 +352,10 @@ mod tests {
             Some(Credential::UserToken)
         );
         assert_eq!(Credential::for_path("/api/v1/usagex"), None);
+        assert_eq!(
+            Credential::for_path("/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry"),
+            Some(Credential::UserToken)
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod memory;
 pub mod messages;
 pub mod table;
 pub mod usage;
+pub mod webhooks;
 
 use crate::storage::accounts::AccountStore;
 use crate::storage::audit::AuditStore;

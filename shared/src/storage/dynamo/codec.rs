@@ -15,6 +15,7 @@ use crate::domain::policy::{IpBlock, KeyPolicy, Metadata};
 use crate::domain::scopes::Scopes;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::usage::{Bucket, MinuteUsage, Outcome, UsageCounts};
+use crate::domain::webhook::next_expiry_reminder;
 use crate::storage::error::StoreError;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -88,6 +89,17 @@ pub(super) fn read_parsed<T: std::str::FromStr>(item: &Item, name: &str) -> Resu
 pub(super) fn read_scopes(item: &Item) -> Result<Scopes, StoreError> {
     Scopes::from_stored(&read_s(item, "scopes")?)
         .map_err(|_| StoreError::Corrupt("attribute scopes does not parse".into()))
+}
+
+/// The sparse index of what is due: pending webhook deliveries and key expiry reminders.
+pub(super) const DUE_INDEX: &str = "due_index";
+/// Shards of each kind in `due_index`, so no one index partition takes every write.
+pub(super) const DUE_SHARDS: u8 = 4;
+pub(super) const KEY_REMINDER_DUE: &str = "KEYDUE";
+
+/// The `due_shard` of an item of `kind` with id `id`.
+pub(super) fn due_shard(kind: &str, id: &uuid::Uuid) -> String {
+    format!("{kind}#{}", id.as_bytes()[15] % DUE_SHARDS)
 }
 
 pub(super) fn workspace_pk(id: WorkspaceId) -> String {
@@ -291,6 +303,12 @@ pub(super) fn key_item(key: &ApiKeyRecord) -> Item {
     }
     if let Some(expiry) = key.expires_at {
         item.insert("key_expires_at".to_owned(), n(expiry.unix()));
+        // The webhook scheduler's expiry reminders (`due_index`).
+        if let Some(due) = next_expiry_reminder(expiry, key.created_at) {
+            let shard = due_shard(KEY_REMINDER_DUE, key.id.as_uuid());
+            item.insert("due_shard".to_owned(), s(shard));
+            item.insert("due_at".to_owned(), n(due.unix()));
+        }
     }
     if let Some(id) = key.replaced_by {
         item.insert("replaced_by".to_owned(), s(id.to_string()));

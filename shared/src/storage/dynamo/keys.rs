@@ -327,7 +327,9 @@ impl KeyStore for DynamoStore {
             .table_name(&self.table)
             .key("pk", s(workspace_pk(ws)))
             .key("sk", s(format!("KEY#{}", old.id)))
-            .update_expression("SET key_expires_at = :expiry, replaced_by = :new")
+            .update_expression(
+                "SET key_expires_at = :expiry, replaced_by = :new REMOVE due_shard, due_at",
+            )
             .condition_expression(
                 "is_active = :true AND attribute_not_exists(replaced_by) \
                  AND (attribute_not_exists(key_expires_at) OR key_expires_at > :now)",

@@ -12,6 +12,8 @@
 //! | message | `WS#<workspace>` | `MSG#<message uuidv7>` |
 //! | idempotency record (TTL) | `WS#<workspace>` | `IDEM#<Idempotency-Key>` |
 //! | workspace (also counts its active keys: `active_keys`) | `WS#<workspace>` | `WORKSPACE` |
+//! | webhook endpoint (its count: the workspace item's `webhooks`) | `WS#<workspace>` | `WEBHOOK#<endpoint uuidv7>` |
+//! | webhook delivery (TTL 30 days; GSI `due_index` while pending) | `WEBHOOK#<endpoint>` | `DELIVERY#<delivery uuidv7>` |
 //! | counters (TTL): per key, per workspace, login attempts per email and source and per email, requests per source | `Counter::name()` (`RATE#<key>`, `RATE#WS#<ws>`, `LOGINSRC#<ip>#<email>`, `LOGIN#<email>`, `SRC#<ip>#LOGIN`, `SRC#<ip>#REGISTER`) | `W#<window start>` |
 //!
 //! Everything a workspace owns sits under its own `pk`, so no query can reach another tenant.
@@ -56,6 +58,7 @@ mod counters;
 mod keys;
 mod messages;
 mod usage;
+mod webhooks;
 
 #[derive(Clone)]
 pub struct DynamoStore {

@@ -33,6 +33,7 @@ mod counters;
 mod keys;
 mod messages;
 mod usage;
+mod webhooks;
 
 #[derive(Default)]
 struct State {
@@ -48,6 +49,20 @@ struct State {
     minutes: BTreeMap<(KeyId, i64), MinuteUsage>,
     /// Usage buckets by (key, granularity is hour, bucket start).
     buckets: BTreeMap<(KeyId, bool, i64), Bucket>,
+    webhooks: BTreeMap<
+        (WorkspaceId, crate::domain::ids::WebhookId),
+        crate::domain::webhook::WebhookEndpoint,
+    >,
+    webhook_counts: HashMap<WorkspaceId, u64>,
+    deliveries: BTreeMap<
+        (
+            crate::domain::ids::WebhookId,
+            crate::domain::ids::DeliveryId,
+        ),
+        webhooks::StoredDelivery,
+    >,
+    /// Expiry reminders the scheduler has moved on (`None`: none left).
+    reminders: HashMap<(WorkspaceId, KeyId), Option<Timestamp>>,
 }
 
 impl State {

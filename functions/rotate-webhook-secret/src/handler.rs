@@ -1,0 +1,60 @@
+//! `POST /api/v1/webhooks/{id}/rotate-secret`: a new signing secret, shown in this answer only.
+//! For 24 hours every delivery is signed with both, so receivers can switch without a gap.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use yebolink_shared::domain::audit::{Actor, AuditEventType, Target};
+use yebolink_shared::domain::timestamp::Timestamp;
+use yebolink_shared::domain::webhook::{WebhookSecret, PREVIOUS_SECRET_SECONDS};
+use yebolink_shared::http::app::App;
+use yebolink_shared::http::audit::event_for_request;
+use yebolink_shared::http::auth::authenticate_user;
+use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::response::respond;
+use yebolink_shared::http::webhooks::{change_endpoint, owned_endpoint};
+use yebolink_shared::storage::webhooks::WebhookStore;
+use yebolink_shared::storage::Store;
+
+pub async fn handle<S: Store + WebhookStore>(app: &App<S>, req: Request) -> Response<Body> {
+    respond(rotate_webhook_secret(app, &req).await)
+}
+
+async fn rotate_webhook_secret<S: Store + WebhookStore>(
+    app: &App<S>,
+    req: &Request,
+) -> Result<(StatusCode, Value), ApiError> {
+    let user = authenticate_user(app, req).await?;
+    let endpoint = owned_endpoint(&app.store, user.workspace_id, req).await?;
+    let secret = WebhookSecret::generate().map_err(|_| ApiError::ServiceUnavailable)?;
+    let rotated = change_endpoint(&app.store, endpoint, |current| {
+        let now = Timestamp::now();
+        let mut next = current.clone();
+        next.previous_secret = Some((
+            current.secret.clone(),
+            now.plus_seconds(PREVIOUS_SECRET_SECONDS),
+        ));
+        next.secret = secret.clone();
+        next.updated_at = now;
+        let event = event_for_request(
+            &app.limits,
+            req,
+            AuditEventType::WebhookSecretRotated,
+            Actor::User { id: user.user_id },
+            Target::Webhook { id: next.id },
+            json!({}),
+            now,
+        );
+        Ok(Some((next, event)))
+    })
+    .await?;
+    let until = rotated.previous_secret.as_ref().map(|(_, until)| *until);
+    Ok((
+        StatusCode::OK,
+        json!({
+            "id": rotated.id,
+            "secret": rotated.secret.as_str(),
+            "previous_secret_expires_at": until,
+        }),
+    ))
+}
