@@ -186,3 +186,89 @@ pub fn assert_error(response: &Response<Body>, status: u16, code: &str) {
         .as_str()
         .is_some_and(|m| !m.is_empty()));
 }
+
+/// An enabled endpoint of `workspace_id` to `url`, subscribed to every key event.
+pub fn webhook_endpoint(
+    workspace_id: WorkspaceId,
+    url: &str,
+) -> crate::domain::webhook::WebhookEndpoint {
+    use crate::domain::webhook::{WebhookEventType, WebhookSecret};
+    let now = Timestamp::now();
+    crate::domain::webhook::WebhookEndpoint {
+        id: crate::domain::ids::WebhookId::new(),
+        workspace_id,
+        url: url.to_owned(),
+        events: WebhookEventType::SUBSCRIBABLE.to_vec(),
+        description: None,
+        disabled: None,
+        secret: WebhookSecret::generate().expect("random bytes"),
+        previous_secret: None,
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+/// A loopback HTTP receiver answering each request with the next of `statuses` (then 200; a
+/// 3xx with a `Location` on the same receiver): its URL, and how many requests it has had.
+pub async fn answering_receiver(
+    statuses: Vec<u16>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let url = format!(
+        "http://{}/hook",
+        listener.local_addr().expect("its address")
+    );
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        let mut statuses = statuses.into_iter();
+        while let Ok((socket, _)) = listener.accept().await {
+            let status = statuses.next().unwrap_or(200);
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut request = Vec::new();
+            // The head, then as much body as its Content-Length names.
+            loop {
+                if socket.readable().await.is_err() {
+                    break;
+                }
+                let mut chunk = [0u8; 4096];
+                match socket.try_read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => request.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(_) => break,
+                }
+                let text = String::from_utf8_lossy(&request);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let l = l.to_ascii_lowercase();
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            let location = if (300..400).contains(&status) {
+                "location: /redirected\r\n"
+            } else {
+                ""
+            };
+            let answer = format!(
+                "HTTP/1.1 {status} X\r\n{location}content-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = socket.writable().await;
+            let _ = socket.try_write(answer.as_bytes());
+        }
+    });
+    (url, count)
+}

@@ -1519,61 +1519,15 @@ async fn a_filtered_audit_listing_reads_at_most_five_pages_a_call_and_continues(
     assert!(calls >= 3, "the rare event was reached in {calls} calls");
 }
 
-/// A loopback receiver answering every request with the next of `statuses` (then 200): the
-/// webhook attempts' far end. Its URL.
-async fn answering_receiver(statuses: Vec<u16>) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let mut statuses = statuses.into_iter();
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let status = statuses.next().unwrap_or(200);
-            let mut request = Vec::new();
-            let mut chunk = [0u8; 4096];
-            // The head, then the body its Content-Length names.
-            while let Ok(n) = socket.read(&mut chunk).await {
-                if n == 0 {
-                    break;
-                }
-                request.extend_from_slice(&chunk[..n]);
-                let text = String::from_utf8_lossy(&request);
-                if let Some(end) = text.find("\r\n\r\n") {
-                    let length = text[..end]
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if request.len() >= end + 4 + length {
-                        break;
-                    }
-                }
-            }
-            let answer =
-                format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            let _ = socket.write_all(answer.as_bytes()).await;
-        }
-    });
-    url
-}
-
 #[tokio::test]
 async fn a_key_event_costs_one_query_and_two_puts_per_endpoint_and_a_retry_its_claim_and_record() {
-    use yebolink_shared::domain::ids::WebhookId;
-    use yebolink_shared::domain::webhook::{
-        RetrySchedule, WebhookEndpoint, WebhookEventType, WebhookSecret,
-    };
+    use yebolink_shared::domain::webhook::{RetrySchedule, WebhookEventType};
     use yebolink_shared::domain::webhook_target::UrlPolicy;
     use yebolink_shared::services::webhooks::{
         fan_out, run_due_deliveries, Sender, WebhookSettings,
     };
     use yebolink_shared::storage::webhooks::WebhookStore;
+    use yebolink_shared::testing::{answering_receiver, webhook_endpoint};
 
     let (store, ops) = counted_store().await;
     let settings = WebhookSettings {
@@ -1583,21 +1537,8 @@ async fn a_key_event_costs_one_query_and_two_puts_per_endpoint_and_a_retry_its_c
     };
     let sender = Sender::default();
     let ws = WorkspaceId::new();
-    let now = Timestamp::now();
-    let endpoint = WebhookEndpoint {
-        id: WebhookId::new(),
-        workspace_id: ws,
-        url: answering_receiver(vec![500]).await,
-        events: WebhookEventType::SUBSCRIBABLE.to_vec(),
-        description: None,
-        disabled: None,
-        secret: WebhookSecret::generate().unwrap(),
-        previous_secret: None,
-        failing_since: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let (url, _) = answering_receiver(vec![500]).await;
+    let endpoint = webhook_endpoint(ws, &url);
     let made = event(
         AuditEventType::WebhookCreated,
         Target::Webhook { id: endpoint.id },

@@ -24,7 +24,7 @@ use yebolink_shared::storage::memory::MemoryStore;
 use yebolink_shared::storage::table::create_table;
 use yebolink_shared::storage::traits::*;
 use yebolink_shared::storage::webhooks::{WebhookCreated, WebhookStore};
-use yebolink_shared::testing::event;
+use yebolink_shared::testing::{event, webhook_endpoint};
 
 async fn dynamo_store() -> DynamoStore {
     let endpoint = std::env::var("DYNAMODB_TEST_ENDPOINT")
@@ -42,24 +42,13 @@ async fn dynamo_store() -> DynamoStore {
 }
 
 fn endpoint(workspace_id: WorkspaceId) -> WebhookEndpoint {
-    let now = Timestamp::now();
-    WebhookEndpoint {
-        id: WebhookId::new(),
-        workspace_id,
-        url: "https://hooks.example.com/yebolink".into(),
-        events: vec![
-            WebhookEventType::ApiKeyCreated,
-            WebhookEventType::ApiKeyExpiring,
-        ],
-        description: Some("ops".into()),
-        disabled: None,
-        secret: WebhookSecret::generate().unwrap(),
-        previous_secret: None,
-        failing_since: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    }
+    let mut endpoint = webhook_endpoint(workspace_id, "https://hooks.example.com/yebolink");
+    endpoint.events = vec![
+        WebhookEventType::ApiKeyCreated,
+        WebhookEventType::ApiKeyExpiring,
+    ];
+    endpoint.description = Some("ops".into());
+    endpoint
 }
 
 fn created(e: &WebhookEndpoint) -> yebolink_shared::domain::audit::AuditEvent {

@@ -496,3 +496,202 @@ pub async fn send_expiry_reminders<S: WebhookStore + KeyStore>(
     }
     Ok(sent)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::audit::AuditEventType;
+    use crate::domain::webhook::DeliveryStatus;
+    use crate::storage::audit::AuditStore;
+    use crate::storage::memory::MemoryStore;
+    use crate::testing::{answering_receiver, event, webhook_endpoint};
+
+    fn local(retries: &str, disable_after_seconds: i64) -> WebhookSettings {
+        WebhookSettings {
+            url_policy: UrlPolicy::Loopback,
+            retries: RetrySchedule::parse(retries).unwrap(),
+            disable_after_seconds,
+            ..WebhookSettings::deployed(400)
+        }
+    }
+
+    async fn registered(store: &MemoryStore, endpoint: &WebhookEndpoint) {
+        let made = event(
+            AuditEventType::WebhookCreated,
+            Target::Webhook { id: endpoint.id },
+        );
+        store.create_webhook(endpoint, 10, &made).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_failing_past_the_limit_is_disabled_with_an_audit_event_and_told_once() {
+        let store = MemoryStore::new();
+        let (url, requests) = answering_receiver(vec![500, 500]).await;
+        let ws = WorkspaceId::new();
+        let mut endpoint = webhook_endpoint(ws, &url);
+        // Its attempts have all failed for an hour; the limit here is ten minutes.
+        endpoint.failing_since = Some(Timestamp::now().plus_seconds(-3600));
+        registered(&store, &endpoint).await;
+        let settings = local("60,60", 600);
+        let made = fan_out(
+            &store,
+            &Sender::default(),
+            &settings,
+            ws,
+            WebhookEventType::ApiKeyCreated,
+            AuditEventId::new(),
+            "{}",
+        )
+        .await
+        .unwrap();
+        assert_eq!(made, 1);
+
+        let stored = store.get_webhook(ws, endpoint.id).await.unwrap().unwrap();
+        assert_eq!(stored.disabled, Some(DisabledReason::Failing));
+        let trail = store
+            .list_audit_events(ws, 10, None, Some(AuditEventType::WebhookDisabled))
+            .await
+            .unwrap();
+        assert_eq!(trail.events.len(), 1);
+        assert_eq!(trail.events[0].actor, Actor::System);
+        let page = store.list_deliveries(endpoint.id, 10, None).await.unwrap();
+        let kinds: Vec<(WebhookEventType, DeliveryStatus, usize)> = page
+            .deliveries
+            .iter()
+            .map(|d| (d.event_type, d.status, d.attempts.len()))
+            .collect();
+        // Newest first: the notice, tried once (it failed, and is never retried), then the
+        // event, failed for good since its endpoint is disabled.
+        assert_eq!(
+            kinds,
+            [
+                (WebhookEventType::WebhookDisabled, DeliveryStatus::Failed, 1),
+                (WebhookEventType::ApiKeyCreated, DeliveryStatus::Failed, 1),
+            ]
+        );
+        assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // Disabled, it gets nothing more.
+        fan_out(
+            &store,
+            &Sender::default(),
+            &settings,
+            ws,
+            WebhookEventType::ApiKeyCreated,
+            AuditEventId::new(),
+            "{}",
+        )
+        .await
+        .unwrap();
+        assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_success_ends_the_failing_streak_so_the_endpoint_stays_enabled() {
+        let store = MemoryStore::new();
+        let (url, _) = answering_receiver(vec![204]).await;
+        let ws = WorkspaceId::new();
+        let mut endpoint = webhook_endpoint(ws, &url);
+        endpoint.failing_since = Some(Timestamp::now().plus_seconds(-3600));
+        registered(&store, &endpoint).await;
+        fan_out(
+            &store,
+            &Sender::default(),
+            &local("60", 600),
+            ws,
+            WebhookEventType::ApiKeyUpdated,
+            AuditEventId::new(),
+            "{}",
+        )
+        .await
+        .unwrap();
+        let stored = store.get_webhook(ws, endpoint.id).await.unwrap().unwrap();
+        assert_eq!((stored.disabled, stored.failing_since), (None, None));
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed_and_counts_as_a_failed_attempt() {
+        let store = MemoryStore::new();
+        let (url, requests) = answering_receiver(vec![302]).await;
+        let ws = WorkspaceId::new();
+        let endpoint = webhook_endpoint(ws, &url);
+        registered(&store, &endpoint).await;
+        fan_out(
+            &store,
+            &Sender::default(),
+            &local("60", 600),
+            ws,
+            WebhookEventType::ApiKeyUpdated,
+            AuditEventId::new(),
+            "{}",
+        )
+        .await
+        .unwrap();
+        let page = store.list_deliveries(endpoint.id, 10, None).await.unwrap();
+        let delivery = &page.deliveries[0];
+        assert_eq!(delivery.attempts[0].status_code, Some(302));
+        assert_eq!(delivery.status, DeliveryStatus::Pending, "retried later");
+        assert_eq!(
+            requests.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "the Location was not followed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_url_the_policy_refuses_is_never_connected_to() {
+        let store = MemoryStore::new();
+        let (url, requests) = answering_receiver(vec![]).await;
+        let ws = WorkspaceId::new();
+        // Set when local mode allowed it, delivered where only public addresses may be reached.
+        let endpoint = webhook_endpoint(ws, &url);
+        registered(&store, &endpoint).await;
+        let deployed = WebhookSettings::deployed(400);
+        fan_out(
+            &store,
+            &Sender::default(),
+            &deployed,
+            ws,
+            WebhookEventType::ApiKeyUpdated,
+            AuditEventId::new(),
+            "{}",
+        )
+        .await
+        .unwrap();
+        let page = store.list_deliveries(endpoint.id, 10, None).await.unwrap();
+        let attempt = &page.deliveries[0].attempts[0];
+        assert_eq!(attempt.status_code, None);
+        assert!(
+            attempt
+                .error
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("URL refused"),
+            "{attempt:?}"
+        );
+        assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_name_is_checked_by_every_address_it_resolves_to() {
+        // `localhost` is a name deployed (refused by its name) and fixed addresses locally.
+        assert!(check_endpoint_url("https://localhost/x", UrlPolicy::Public)
+            .await
+            .is_err());
+        assert!(
+            check_endpoint_url("http://localhost:1/x", UrlPolicy::Loopback)
+                .await
+                .is_ok()
+        );
+        assert!(
+            check_endpoint_url("https://203.0.113.5/", UrlPolicy::Public)
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            check_endpoint_url("https://no-such-host.invalid/", UrlPolicy::Public)
+                .await
+                .err(),
+            Some("names a host that does not resolve")
+        );
+    }
+}
