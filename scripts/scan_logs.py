@@ -22,8 +22,8 @@ with a value from its fixed set, so no id or address ever becomes a dimension.
 Before judging, it checks that the scan can see anything: the functions' info lines
 ("workspace registered", "API key created", "API key deactivated", "message queued", "webhook
 endpoint created", "webhook attempt") must each
-appear at least once, and so must the metric lines AuthorizerDecision, RequestCount and
-RateLimited, or the logs did not capture the functions and a clean scan would prove nothing.
+appear at least once, and so must the metric lines AuthorizerDecision, RequestCount,
+RateLimited and WebhookAttempt, or the logs did not capture the functions and a clean scan would prove nothing.
 
 Usage: python3 scripts/scan_logs.py [--logs DIR] [--since UNIX_SECONDS] [--tests DIR]
 Prints what it scanned (files, lines) and every finding (file:line, kind; never the secret).
@@ -45,13 +45,14 @@ JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 PASSWORD_FIELD = re.compile(r"""\\?["']password\\?["']\s*:\s*\\?["'][^"'\\]""", re.IGNORECASE)
 EXPECTED_INFO = ("workspace registered", "API key created", "API key deactivated", "message queued",
                  "webhook endpoint created", "webhook attempt")
-EXPECTED_METRICS = ("AuthorizerDecision", "RequestCount", "RateLimited")
+EXPECTED_METRICS = ("AuthorizerDecision", "RequestCount", "RateLimited", "WebhookAttempt")
 # Each EMF dimension and the values it may take (Function: a function's name).
 DIMENSIONS = {
     "Function": re.compile(r"[a-z][a-z-]*"),
     "StatusClass": re.compile(r"[1-5]xx"),
     "Limit": re.compile(r"key|workspace|source|quota"),
     "Outcome": re.compile(r"allow|invalid_key|expired|deactivated|ip_not_allowed|jwt_invalid|error"),
+    "Delivery": re.compile(r"succeeded|retrying|failed"),
 }
 
 

@@ -40,6 +40,8 @@ fn assert_well_formed(text: &str, line: &Value, secrets: &[&str]) {
             "Latency" => &["Function"],
             "RateLimited" => &["Limit"],
             "AuthorizerDecision" => &["Outcome"],
+            "WebhookAttempt" => &["Delivery"],
+            "WebhookAttemptDuration" => &["Function"],
             other => panic!("unexpected metric {other}: {text}"),
         };
         assert_eq!(dims, expected, "{metric}: {text}");
@@ -62,6 +64,7 @@ fn assert_well_formed(text: &str, line: &Value, secrets: &[&str]) {
         "error",
     ];
     fixed("Outcome", &outcomes);
+    fixed("Delivery", &["succeeded", "retrying", "failed"]);
     let function = str_at(line, "/Function");
     assert!(
         !function.is_empty() && function.chars().all(|c| c.is_ascii_lowercase() || c == '-'),

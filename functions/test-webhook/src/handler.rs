@@ -2,15 +2,19 @@
 //! this request, and answers with the delivery and its attempt (retried later like any other
 //! if it failed).
 
+use std::time::SystemTime;
+
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
+use yebolink_shared::bootstrap::logging::write_metric_line;
 use yebolink_shared::domain::ids::DeliveryId;
 use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::domain::webhook::{delivery_view, payload, Delivery, WebhookEventType};
 use yebolink_shared::http::app::App;
 use yebolink_shared::http::auth::authenticate_user;
 use yebolink_shared::http::error::ApiError;
+use yebolink_shared::http::metrics::webhook_attempt_line;
 use yebolink_shared::http::response::respond;
 use yebolink_shared::http::webhooks::owned_endpoint;
 use yebolink_shared::services::webhooks::{send_now, Webhooks};
@@ -54,5 +58,10 @@ async fn test_webhook<S: Store + WebhookStore>(
     )
     .await?
     .ok_or(ApiError::DeliveryInProgress)?;
+    write_metric_line(&webhook_attempt_line(
+        env!("CARGO_PKG_NAME"),
+        &sent,
+        SystemTime::now(),
+    ));
     Ok((StatusCode::OK, delivery_view(&sent)))
 }

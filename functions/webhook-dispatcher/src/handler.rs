@@ -3,19 +3,25 @@
 //! answer lists the first record that could not be handled (a store error), so the event
 //! source mapping retries from there; a record that is not such an event is skipped.
 
+use std::time::SystemTime;
+
 use serde::Deserialize;
 use serde_json::{json, Value};
+use yebolink_shared::bootstrap::logging::write_metric_line;
 use yebolink_shared::bootstrap::serve::Error;
 use yebolink_shared::domain::audit::{AuditEvent, Target};
 use yebolink_shared::domain::ids::WorkspaceId;
 use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::domain::webhook::{payload, WebhookEventType};
 use yebolink_shared::http::app::App;
+use yebolink_shared::http::metrics::webhook_attempt_line;
 use yebolink_shared::http::views;
 use yebolink_shared::services::webhooks::{fan_out, Webhooks};
 use yebolink_shared::storage::error::StoreError;
 use yebolink_shared::storage::webhooks::WebhookStore;
 use yebolink_shared::storage::Store;
+
+const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 /// The parts of a DynamoDB stream event this reads.
 #[derive(Deserialize)]
@@ -98,8 +104,11 @@ async fn dispatch<S: Store + WebhookStore>(
         &body,
     )
     .await?;
-    if made > 0 {
-        tracing::info!(event_type = event_type.as_str(), %workspace_id, deliveries = made, "webhook event fanned out");
+    for delivery in &made {
+        write_metric_line(&webhook_attempt_line(FUNCTION, delivery, SystemTime::now()));
+    }
+    if !made.is_empty() {
+        tracing::info!(event_type = event_type.as_str(), %workspace_id, deliveries = made.len(), "webhook event fanned out");
     }
     Ok(())
 }

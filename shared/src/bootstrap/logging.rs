@@ -28,23 +28,33 @@ pub fn write_metric_line(line: &str) {
 }
 
 /// Crates whose events are logged at the configured level; every other crate at most `debug`.
-const OWN_CRATES: [&str; 17] = [
+const OWN_CRATES: [&str; 27] = [
     "yebolink_shared",
     "authorizer",
     "authorizer_handler",
     "create_api_key",
+    "create_webhook",
     "deactivate_api_key",
+    "delete_webhook",
     "get_message",
     "key_usage",
     "list_api_keys",
     "list_audit_events",
     "list_messages",
+    "list_webhook_deliveries",
+    "list_webhooks",
     "login",
     "register",
     "report_leaked_keys",
+    "retry_webhook_delivery",
     "rotate_api_key",
+    "rotate_webhook_secret",
     "send_message",
+    "test_webhook",
     "update_api_key",
+    "update_webhook",
+    "webhook_dispatcher",
+    "webhook_scheduler",
     "workspace_usage",
 ];
 

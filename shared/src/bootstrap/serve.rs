@@ -330,7 +330,9 @@ where
         |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
             let started = Instant::now();
             let answer = handler.call(app, deps, event.payload).await;
-            tracing::info!(
+            // Debug: the scheduler's tick comes every minute (every second locally); what an
+            // event did is the handler's to log.
+            tracing::debug!(
                 function,
                 lambda_request_id = %event.context.request_id,
                 latency_ms = started.elapsed().as_millis() as u64,

@@ -18,6 +18,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Map, Value};
 
 use crate::domain::limits::LimitKind;
+use crate::domain::webhook::{Delivery, DeliveryStatus};
 use crate::services::auth::{AuthError, KeyRefusal, Principal};
 
 pub const NAMESPACE: &str = "YeboLink";
@@ -253,6 +254,42 @@ pub fn metric_line(line: &Line, at: SystemTime) -> String {
     Value::Object(fields).to_string()
 }
 
+/// The metric line of one webhook attempt, as recorded in `delivery` (its last attempt):
+/// `WebhookAttempt` (Count) by `Delivery` (`succeeded`, `retrying` or `failed`: what the
+/// attempt left the delivery at) and `WebhookAttemptDuration` (Milliseconds) by `Function`.
+/// The endpoint, delivery and workspace are properties, never dimensions.
+pub fn webhook_attempt_line(function: &str, delivery: &Delivery, at: SystemTime) -> String {
+    let outcome = match delivery.status {
+        DeliveryStatus::Succeeded => "succeeded",
+        DeliveryStatus::Pending => "retrying",
+        DeliveryStatus::Failed => "failed",
+    };
+    let last = delivery.attempts.last();
+    let timestamp = at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64);
+    json!({
+        "Function": function,
+        "Delivery": outcome,
+        "WebhookAttempt": 1,
+        "WebhookAttemptDuration": last.map_or(0, |a| a.duration_ms),
+        "status_code": last.and_then(|a| a.status_code),
+        "event_type": delivery.event_type,
+        "attempt": delivery.attempts.len(),
+        "delivery_id": delivery.id,
+        "webhook_id": delivery.endpoint_id,
+        "workspace_id": delivery.workspace_id,
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [
+                directive(&["Delivery"], "WebhookAttempt", "Count"),
+                directive(&["Function"], "WebhookAttemptDuration", "Milliseconds"),
+            ],
+        },
+    })
+    .to_string()
+}
+
 fn directive(dimensions: &[&str], metric: &str, unit: &str) -> Value {
     json!({
         "Namespace": NAMESPACE,
@@ -264,6 +301,53 @@ fn directive(dimensions: &[&str], metric: &str, unit: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_webhook_attempt_line_has_the_outcome_as_its_only_dimension_and_ids_as_properties() {
+        use crate::domain::webhook::{Attempt, WebhookEventType};
+        use crate::testing::webhook_endpoint;
+        let now = crate::domain::timestamp::Timestamp::now();
+        let endpoint =
+            webhook_endpoint(crate::domain::ids::WorkspaceId::new(), "https://a.example/");
+        let delivery = Delivery::new(
+            crate::domain::ids::DeliveryId::new(),
+            &endpoint,
+            WebhookEventType::ApiKeyCreated,
+            "{}".into(),
+            now,
+        );
+        let attempt = Attempt {
+            at: now,
+            status_code: Some(503),
+            error: None,
+            duration_ms: 12,
+        };
+        let retried = delivery.after_attempt(
+            attempt,
+            &crate::domain::webhook::RetrySchedule::deployed(),
+            false,
+            0.0,
+        );
+        let line: Value = serde_json::from_str(&webhook_attempt_line(
+            "webhook-dispatcher",
+            &retried,
+            SystemTime::now(),
+        ))
+        .unwrap();
+        assert_eq!(line["Delivery"], "retrying");
+        assert_eq!(
+            (
+                line["WebhookAttempt"].clone(),
+                line["WebhookAttemptDuration"].clone()
+            ),
+            (json!(1), json!(12))
+        );
+        assert_eq!(line["status_code"], 503);
+        assert_eq!(line["webhook_id"], json!(endpoint.id));
+        let directives = line["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        let dimensions: Vec<&Value> = directives.iter().map(|d| &d["Dimensions"][0]).collect();
+        assert_eq!(dimensions, [&json!(["Delivery"]), &json!(["Function"])]);
+    }
     use crate::domain::ids::WorkspaceId;
     use crate::domain::scopes::Scopes;
     use crate::storage::error::StoreError;

@@ -346,6 +346,7 @@ async fn notify_disabled<S: WebhookStore>(
 
 /// The event `source` (an audit event's id) to every enabled endpoint of the workspace that
 /// subscribes to its type, each once however often this runs for it, attempted side by side.
+/// The deliveries made, as their first attempts recorded them.
 pub async fn fan_out<S: WebhookStore>(
     store: &S,
     sender: &Sender,
@@ -354,7 +355,7 @@ pub async fn fan_out<S: WebhookStore>(
     event_type: WebhookEventType,
     source: AuditEventId,
     body: &str,
-) -> Result<usize, StoreError> {
+) -> Result<Vec<Delivery>, StoreError> {
     let endpoints: Vec<WebhookEndpoint> = store
         .list_webhooks(workspace_id)
         .await?
@@ -377,10 +378,10 @@ pub async fn fan_out<S: WebhookStore>(
     let attempts = created
         .iter()
         .map(|(endpoint, delivery)| attempt(store, sender, settings, endpoint, delivery));
-    for result in futures_util::future::join_all(attempts).await {
-        result?;
-    }
-    Ok(created.len())
+    futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// One attempt now, outside the schedule (`POST .../test`, `.../retry`): the delivery as
@@ -410,12 +411,12 @@ pub async fn send_now<S: WebhookStore>(
 }
 
 /// The scheduler's run: every due delivery (a retry, or a claim whose holder died) attempted
-/// once, side by side. Returns how many were attempted.
+/// once, side by side. The deliveries attempted, as recorded.
 pub async fn run_due_deliveries<S: WebhookStore>(
     store: &S,
     sender: &Sender,
     settings: &WebhookSettings,
-) -> Result<usize, StoreError> {
+) -> Result<Vec<Delivery>, StoreError> {
     let now = Timestamp::now();
     let lease = now.plus_seconds(settings.lease_seconds);
     let mut claimed = Vec::new();
@@ -436,7 +437,7 @@ pub async fn run_due_deliveries<S: WebhookStore>(
             Some(endpoint) if endpoint.is_enabled() => {
                 attempt(store, sender, settings, endpoint, delivery)
                     .await
-                    .map(|_| ())
+                    .map(Some)
             }
             // Deleted or disabled since: the delivery ends here, without an attempt.
             _ => {
@@ -446,15 +447,15 @@ pub async fn run_due_deliveries<S: WebhookStore>(
                 store
                     .record_attempt(&ended, delivery.attempts.len())
                     .await
-                    .map(|_| ())
+                    .map(|_| None)
             }
         }
     });
-    let count = claimed.len();
+    let mut attempted = Vec::new();
     for result in futures_util::future::join_all(runs).await {
-        result?;
+        attempted.extend(result?);
     }
-    Ok(count)
+    Ok(attempted)
 }
 
 /// The scheduler's reminders: `api_key.expiring` 7 days and 1 day before each key expires,
@@ -544,7 +545,7 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(made, 1);
+        assert_eq!(made.len(), 1);
 
         let stored = store.get_webhook(ws, endpoint.id).await.unwrap().unwrap();
         assert_eq!(stored.disabled, Some(DisabledReason::Failing));
