@@ -272,3 +272,17 @@ pub async fn answering_receiver(
     });
     (url, count)
 }
+
+/// The webhook functions' dependencies as `make test` configures them: loopback URLs only,
+/// retries a second apart.
+pub fn webhooks() -> crate::services::webhooks::Webhooks {
+    use crate::services::webhooks::{Sender, WebhookSettings, Webhooks};
+    Webhooks {
+        settings: WebhookSettings {
+            url_policy: crate::domain::webhook_target::UrlPolicy::Loopback,
+            retries: crate::domain::webhook::RetrySchedule::parse("1,1").expect("a schedule"),
+            ..WebhookSettings::deployed(400)
+        },
+        sender: Sender::default(),
+    }
+}

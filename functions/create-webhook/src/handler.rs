@@ -83,3 +83,133 @@ async fn create_webhook<S: Store + WebhookStore>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yebolink_shared::services::auth::Principal;
+    use yebolink_shared::storage::traits::*;
+    use yebolink_shared::testing::{
+        app, assert_error, authorized, body_json, request, user, webhooks,
+    };
+
+    fn create(body: Value) -> Request {
+        request("POST", "/api/v1/webhooks", Some(body))
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_is_created_with_every_key_event_and_its_secret_shown_once() {
+        let (app, hooks, owner) = (app(), webhooks(), user());
+        let response = handle(
+            &app,
+            &hooks,
+            authorized(
+                create(json!({"url": "http://127.0.0.1:9/hook"})),
+                &Principal::User(owner.clone()),
+            ),
+        )
+        .await;
+        assert_eq!(response.status(), 201);
+        let data = body_json(&response)["data"].clone();
+        assert!(data["secret"].as_str().unwrap().starts_with("whsec_"));
+        assert_eq!(data["events"].as_array().unwrap().len(), 6);
+        assert_eq!(
+            (data["status"].clone(), data["disabled_reason"].clone()),
+            (json!("enabled"), Value::Null)
+        );
+        let stored = app.store.list_webhooks(owner.workspace_id).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        let trail = app
+            .store
+            .list_audit_events(owner.workspace_id, 5, None, None)
+            .await
+            .unwrap();
+        assert_eq!(trail.events[0].event_type, AuditEventType::WebhookCreated);
+        assert!(!serde_json::to_string(&trail.events)
+            .unwrap()
+            .contains("whsec_"));
+    }
+
+    #[tokio::test]
+    async fn bad_settings_are_400s_naming_their_field_and_create_nothing() {
+        let (app, hooks, owner) = (app(), webhooks(), user());
+        for (body, field) in [
+            (json!({}), "url"),
+            (json!({"url": "https://example.com/hook"}), "url"),
+            (
+                json!({"url": "http://127.0.0.1/", "events": ["api_key.created", "nope"]}),
+                "events[1]",
+            ),
+            (json!({"url": "http://127.0.0.1/", "events": []}), "events"),
+            (
+                json!({"url": "http://127.0.0.1/", "description": "x".repeat(201)}),
+                "description",
+            ),
+            (
+                json!({"url": "http://127.0.0.1/", "secret": "whsec_mine"}),
+                "secret",
+            ),
+        ] {
+            let response = handle(
+                &app,
+                &hooks,
+                authorized(create(body), &Principal::User(owner.clone())),
+            )
+            .await;
+            assert_error(&response, 400, "validation_error");
+            let message = body_json(&response)["error"]["message"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert!(message.starts_with(&format!("{field}:")), "{message}");
+        }
+        assert!(app
+            .store
+            .list_webhooks(owner.workspace_id)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_eleventh_endpoint_is_a_409() {
+        let (app, hooks, owner) = (app(), webhooks(), user());
+        for expected in [201; 10].into_iter().chain([409]) {
+            let response = handle(
+                &app,
+                &hooks,
+                authorized(
+                    create(json!({"url": "http://localhost:9/"})),
+                    &Principal::User(owner.clone()),
+                ),
+            )
+            .await;
+            assert_eq!(response.status(), expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_api_key_cannot_create_an_endpoint() {
+        let (app, hooks, owner) = (app(), webhooks(), user());
+        let key = yebolink_shared::testing::key_caller(
+            owner.workspace_id,
+            yebolink_shared::domain::scopes::Scopes::all(),
+        );
+        let response = handle(
+            &app,
+            &hooks,
+            authorized(
+                create(json!({"url": "http://127.0.0.1/"})),
+                &Principal::ApiKey(key),
+            ),
+        )
+        .await;
+        assert_eq!(response.status(), 401);
+        assert!(app
+            .store
+            .list_webhooks(owner.workspace_id)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}

@@ -81,3 +81,148 @@ async fn update_webhook<S: Store + WebhookStore>(
     .await?;
     Ok((StatusCode::OK, endpoint_view(&changed)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::RequestExt;
+    use std::collections::HashMap;
+    use yebolink_shared::domain::audit::AuditEventType;
+    use yebolink_shared::services::auth::Principal;
+    use yebolink_shared::storage::traits::*;
+    use yebolink_shared::testing::{
+        app, assert_error, authorized, body_json, event, request, user, webhook_endpoint, webhooks,
+    };
+
+    fn patch(id: &str, body: Value) -> Request {
+        request("PATCH", &format!("/api/v1/webhooks/{id}"), Some(body))
+            .with_path_parameters(HashMap::from([("id".to_owned(), id.to_owned())]))
+    }
+
+    #[tokio::test]
+    async fn disabling_by_hand_then_enabling_clears_the_reason_and_the_failing_streak() {
+        let (app, hooks, owner) = (app(), webhooks(), user());
+        let mut endpoint = webhook_endpoint(owner.workspace_id, "http://127.0.0.1:9/");
+        endpoint.failing_since = Some(Timestamp::now());
+        let made = event(
+            AuditEventType::WebhookCreated,
+            Target::Webhook { id: endpoint.id },
+        );
+        app.store
+            .create_webhook(&endpoint, 10, &made)
+            .await
+            .unwrap();
+        let id = endpoint.id.to_string();
+        let who = Principal::User(owner.clone());
+
+        let off = handle(
+            &app,
+            &hooks,
+            authorized(patch(&id, json!({"enabled": false})), &who),
+        )
+        .await;
+        assert_eq!(body_json(&off)["data"]["disabled_reason"], "manual");
+        let on = handle(
+            &app,
+            &hooks,
+            authorized(patch(&id, json!({"enabled": true})), &who),
+        )
+        .await;
+        assert_eq!(body_json(&on)["data"]["status"], "enabled");
+        let stored = app
+            .store
+            .get_webhook(owner.workspace_id, endpoint.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (stored.disabled, stored.failing_since, stored.version),
+            (None, None, 3)
+        );
+
+        // A PATCH that changes nothing writes nothing.
+        let same = handle(
+            &app,
+            &hooks,
+            authorized(patch(&id, json!({"enabled": true})), &who),
+        )
+        .await;
+        assert_eq!(same.status(), 200);
+        let trail = app
+            .store
+            .list_audit_events(
+                owner.workspace_id,
+                10,
+                None,
+                Some(AuditEventType::WebhookUpdated),
+            )
+            .await
+            .unwrap();
+        assert_eq!(trail.events.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn another_workspaces_endpoint_is_not_found_and_unchanged() {
+        let (app, hooks, owner) = (app(), webhooks(), user());
+        let endpoint = webhook_endpoint(owner.workspace_id, "http://127.0.0.1:9/");
+        let made = event(
+            AuditEventType::WebhookCreated,
+            Target::Webhook { id: endpoint.id },
+        );
+        app.store
+            .create_webhook(&endpoint, 10, &made)
+            .await
+            .unwrap();
+        let other = Principal::User(user());
+        let response = handle(
+            &app,
+            &hooks,
+            authorized(
+                patch(&endpoint.id.to_string(), json!({"enabled": false})),
+                &other,
+            ),
+        )
+        .await;
+        assert_error(&response, 404, "not_found");
+        let response = handle(&app, &hooks, authorized(patch("nope", json!({})), &other)).await;
+        assert_error(&response, 404, "not_found");
+        let stored = app
+            .store
+            .get_webhook(owner.workspace_id, endpoint.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored, endpoint);
+    }
+
+    #[tokio::test]
+    async fn a_refused_url_or_an_unknown_field_changes_nothing() {
+        let (app, hooks, owner) = (app(), webhooks(), user());
+        let endpoint = webhook_endpoint(owner.workspace_id, "http://127.0.0.1:9/");
+        let made = event(
+            AuditEventType::WebhookCreated,
+            Target::Webhook { id: endpoint.id },
+        );
+        app.store
+            .create_webhook(&endpoint, 10, &made)
+            .await
+            .unwrap();
+        let who = Principal::User(owner.clone());
+        let id = endpoint.id.to_string();
+        for body in [
+            json!({"url": "http://169.254.169.254/latest/meta-data", "description": "x"}),
+            json!({"description": "x", "secret": "whsec_x"}),
+            json!({"enabled": "yes"}),
+        ] {
+            let response = handle(&app, &hooks, authorized(patch(&id, body), &who)).await;
+            assert_error(&response, 400, "validation_error");
+        }
+        let stored = app
+            .store
+            .get_webhook(owner.workspace_id, endpoint.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored, endpoint);
+    }
+}

@@ -112,3 +112,116 @@ async fn dispatch<S: Store + WebhookStore>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+    use yebolink_shared::domain::scopes::Scopes;
+    use yebolink_shared::storage::memory::MemoryStore;
+    use yebolink_shared::testing::{
+        answering_receiver, app, created_event, seed_key, webhook_endpoint, webhooks,
+    };
+
+    /// A stream record as Lambda hands it over: an INSERT of `pk`/`sk` with `extra` attributes.
+    fn record(sequence: &str, name: &str, pk: &str, sk: &str, extra: Value) -> Value {
+        let mut image = json!({ "pk": { "S": pk }, "sk": { "S": sk } });
+        image
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({
+            "eventID": format!("id-{sequence}"),
+            "eventName": name,
+            "eventSource": "aws:dynamodb",
+            "dynamodb": { "SequenceNumber": sequence, "NewImage": image, "StreamViewType": "NEW_IMAGE" },
+        })
+    }
+
+    /// A batch holding the key's `api_key.created` event, between a change that is no audit
+    /// event and a MODIFY.
+    async fn batch(
+        app: &App<MemoryStore>,
+    ) -> (Value, yebolink_shared::domain::ids::WorkspaceId, String) {
+        let workspace_id = yebolink_shared::domain::ids::WorkspaceId::new();
+        let (secret, key) = seed_key(&app.store, workspace_id, Scopes::all()).await;
+        let event = created_event(&key);
+        let ws = format!("WS#{workspace_id}");
+        let records = json!({ "Records": [
+            record("100", "INSERT", &ws, &format!("KEY#{}", key.id), json!({})),
+            record("101", "INSERT", &ws, &format!("AUDIT#{}", event.id), json!({
+                "event_type": { "S": "api_key.created" },
+                "event": { "S": serde_json::to_string(&event).unwrap() },
+            })),
+            record("102", "MODIFY", &ws, &format!("AUDIT#{}", event.id), json!({})),
+        ]});
+        (records, workspace_id, secret)
+    }
+
+    #[tokio::test]
+    async fn a_key_event_is_delivered_once_with_the_keys_view_however_often_it_comes() {
+        let (app, hooks) = (app(), webhooks());
+        let (records, workspace_id, secret) = batch(&app).await;
+        let (url, requests) = answering_receiver(Vec::new()).await;
+        let endpoint = webhook_endpoint(workspace_id, &url);
+        let made = yebolink_shared::testing::event(
+            yebolink_shared::domain::audit::AuditEventType::WebhookCreated,
+            Target::Webhook { id: endpoint.id },
+        );
+        app.store
+            .create_webhook(&endpoint, 10, &made)
+            .await
+            .unwrap();
+
+        for _ in 0..2 {
+            let answer = handle(&app, &hooks, records.clone()).await.unwrap();
+            assert_eq!(answer, json!({ "batchItemFailures": [] }));
+        }
+        assert_eq!(
+            requests.load(Ordering::SeqCst),
+            1,
+            "a redelivered record sends nothing again"
+        );
+        let page = app
+            .store
+            .list_deliveries(endpoint.id, 10, None)
+            .await
+            .unwrap();
+        assert_eq!(page.deliveries.len(), 1);
+        let body: Value = serde_json::from_str(&page.deliveries[0].body).unwrap();
+        assert_eq!(body["type"], "api_key.created");
+        assert!(body["data"]["key_prefix"].is_string());
+        assert!(
+            !page.deliveries[0].body.contains(&secret)
+                && !page.deliveries[0].body.contains("key_hash")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_reports_the_record_to_retry_from() {
+        let (app, hooks) = (app(), webhooks());
+        let (records, _, _) = batch(&app).await;
+        app.store.set_unavailable(true);
+        let answer = handle(&app, &hooks, records).await.unwrap();
+        assert_eq!(
+            answer,
+            json!({ "batchItemFailures": [{ "itemIdentifier": "101" }] })
+        );
+    }
+
+    #[tokio::test]
+    async fn records_that_are_not_key_events_are_skipped_and_a_malformed_batch_is_an_error() {
+        let (app, hooks) = (app(), webhooks());
+        let skipped = json!({ "Records": [
+            record("7", "INSERT", "WS#not-a-uuid", "AUDIT#x", json!({ "event": { "S": "{" } })),
+            record("8", "REMOVE", "WS#x", "AUDIT#y", json!({})),
+        ]});
+        assert_eq!(
+            handle(&app, &hooks, skipped).await.unwrap(),
+            json!({ "batchItemFailures": [] })
+        );
+        assert!(handle(&app, &hooks, json!({ "Records": "nope" }))
+            .await
+            .is_err());
+    }
+}

@@ -36,3 +36,61 @@ pub async fn handle<S: Store + WebhookStore>(
     }
     Ok(json!({ "attempted": attempted.len(), "reminders": reminders }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yebolink_shared::domain::audit::{AuditEventType, Target};
+    use yebolink_shared::domain::ids::DeliveryId;
+    use yebolink_shared::domain::timestamp::Timestamp;
+    use yebolink_shared::domain::webhook::{Delivery, DeliveryStatus, WebhookEventType};
+    use yebolink_shared::testing::{
+        answering_receiver, app, event, user, webhook_endpoint, webhooks,
+    };
+
+    #[tokio::test]
+    async fn a_due_retry_is_attempted_once_per_tick_until_it_succeeds() {
+        let (app, hooks, owner) = (app(), webhooks(), user());
+        let (url, requests) = answering_receiver(Vec::new()).await;
+        let endpoint = webhook_endpoint(owner.workspace_id, &url);
+        let made = event(
+            AuditEventType::WebhookCreated,
+            Target::Webhook { id: endpoint.id },
+        );
+        app.store
+            .create_webhook(&endpoint, 10, &made)
+            .await
+            .unwrap();
+        // A delivery whose creator died before its first attempt: due when its lease ends.
+        let now = Timestamp::now();
+        let delivery = Delivery::new(
+            DeliveryId::new(),
+            &endpoint,
+            WebhookEventType::ApiKeyCreated,
+            "{}".into(),
+            now,
+        );
+        app.store
+            .create_delivery(&delivery, now.plus_seconds(-1))
+            .await
+            .unwrap();
+
+        let tick = json!({"source": "aws.events", "detail-type": "Scheduled Event"});
+        assert_eq!(
+            handle(&app, &hooks, tick.clone()).await.unwrap()["attempted"],
+            1
+        );
+        assert_eq!(handle(&app, &hooks, tick).await.unwrap()["attempted"], 0);
+        let stored = app
+            .store
+            .get_delivery(endpoint.id, delivery.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (stored.status, stored.attempts.len()),
+            (DeliveryStatus::Succeeded, 1)
+        );
+        assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+}
