@@ -114,6 +114,11 @@ fn every_route(api: &TestApi, state: &Value, tag: &str) -> Vec<RequestBuilder> {
             &format!("/api/v1/api-keys/{}", str_at(state, "/key_id")),
         )
         .bearer_auth(token),
+        api.request(Method::POST, "/api/v1/webhooks")
+            .bearer_auth(token)
+            .json(&json!({"url": "http://127.0.0.1:9/outage", "description": tag})),
+        api.request(Method::GET, "/api/v1/webhooks")
+            .bearer_auth(token),
         api.request(Method::POST, "/api/v1/messages/send")
             .header("X-API-Key", key)
             .json(&sms(&format!("sent during the outage ({tag})"))),
@@ -297,6 +302,11 @@ async fn outage_3_resumed() {
     // New work goes through.
     api.send_sms(key, "sent after the database came back").await;
     api.create_key(str_at(&state, "/token"), None).await;
+    let endpoint = api
+        .request(Method::POST, "/api/v1/webhooks")
+        .bearer_auth(str_at(&state, "/token"))
+        .json(&json!({"url": "http://127.0.0.1:9/after-the-outage"}));
+    api.send(endpoint).await.data(201);
 }
 
 #[tokio::test]

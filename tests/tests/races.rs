@@ -1,6 +1,7 @@
 //! Races over HTTP: deactivation while the key is in use, concurrent key creation, concurrent
 //! registration of one email, concurrent idempotent sends, concurrent deactivations, concurrent
-//! rotations, rotation racing deactivation, and parallel sends against a monthly send limit.
+//! rotations, rotation racing deactivation, parallel sends against a monthly send limit, and
+//! webhook endpoints created at once against the limit of ten.
 //!
 //! Concurrent sends at the rate limit are in `rate_limits.rs`
 //! (`a_concurrent_burst_of_twice_the_limit_admits_exactly_the_limit`); eight concurrent key
@@ -530,4 +531,39 @@ async fn parallel_sends_against_a_monthly_limit_admit_exactly_that_many() {
         429,
         "quota_exceeded",
     );
+}
+
+#[tokio::test]
+async fn fourteen_webhook_endpoints_created_at_once_leave_exactly_ten() {
+    let api = TestApi::from_env();
+    let account = api.register_workspace().await;
+    let mut creates = JoinSet::new();
+    for i in 0..14 {
+        let (api, token) = (api.clone(), account.token.clone());
+        creates.spawn(async move {
+            let request = api
+                .request(Method::POST, "/api/v1/webhooks")
+                .bearer_auth(&token)
+                .json(&json!({"url": format!("http://127.0.0.1:9/race-{i}")}));
+            api.send(request).await
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(reply) = creates.join_next().await {
+        let reply = reply.expect("a create");
+        if reply.status == 409 {
+            assert_error(&reply, 409, "webhook_limit_reached");
+        }
+        statuses.push(reply.status.as_u16());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [[201; 10].as_slice(), &[409; 4]].concat());
+    let listed = api
+        .send(
+            api.request(Method::GET, "/api/v1/webhooks")
+                .bearer_auth(&account.token),
+        )
+        .await
+        .data(200);
+    assert_eq!(listed["webhooks"].as_array().map(Vec::len), Some(10));
 }
