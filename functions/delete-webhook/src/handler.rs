@@ -48,3 +48,59 @@ async fn delete_webhook<S: Store + WebhookStore>(
         json!({ "message": "Webhook endpoint deleted" }),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::RequestExt;
+    use std::collections::HashMap;
+    use yebolink_shared::services::auth::Principal;
+    use yebolink_shared::testing::{
+        app, assert_error, authorized, event, request, user, webhook_endpoint,
+    };
+
+    fn delete(id: &str) -> Request {
+        request("DELETE", &format!("/api/v1/webhooks/{id}"), None)
+            .with_path_parameters(HashMap::from([("id".to_owned(), id.to_owned())]))
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_is_deleted_once_and_only_by_its_workspace() {
+        let (app, owner) = (app(), user());
+        let endpoint = webhook_endpoint(owner.workspace_id, "http://127.0.0.1:9/");
+        let made = event(
+            AuditEventType::WebhookCreated,
+            Target::Webhook { id: endpoint.id },
+        );
+        app.store
+            .create_webhook(&endpoint, 10, &made)
+            .await
+            .unwrap();
+        let id = endpoint.id.to_string();
+        assert_error(
+            &handle(&app, authorized(delete(&id), &Principal::User(user()))).await,
+            404,
+            "not_found",
+        );
+        assert_eq!(
+            handle(
+                &app,
+                authorized(delete(&id), &Principal::User(owner.clone()))
+            )
+            .await
+            .status(),
+            200
+        );
+        assert!(app
+            .store
+            .list_webhooks(owner.workspace_id)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_error(
+            &handle(&app, authorized(delete(&id), &Principal::User(owner))).await,
+            404,
+            "not_found",
+        );
+    }
+}

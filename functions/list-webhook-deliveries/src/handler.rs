@@ -40,3 +40,97 @@ async fn list_webhook_deliveries<S: Store + WebhookStore>(
         json!({ "deliveries": views, "next_cursor": next_cursor }),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::RequestExt;
+    use std::collections::HashMap;
+    use yebolink_shared::domain::audit::{AuditEventType, Target};
+    use yebolink_shared::domain::timestamp::Timestamp;
+    use yebolink_shared::domain::webhook::{Delivery, WebhookEventType};
+    use yebolink_shared::services::auth::Principal;
+    use yebolink_shared::testing::{
+        app, assert_error, authorized, body_json, event, request, user, webhook_endpoint,
+    };
+
+    fn list(id: &str, query: &[(&str, &str)]) -> Request {
+        request("GET", &format!("/api/v1/webhooks/{id}/deliveries"), None)
+            .with_path_parameters(HashMap::from([("id".to_owned(), id.to_owned())]))
+            .with_query_string_parameters(
+                query
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<HashMap<_, _>>(),
+            )
+    }
+
+    #[tokio::test]
+    async fn deliveries_page_newest_first_and_a_cursor_works_only_in_its_workspace() {
+        let (app, owner) = (app(), user());
+        let endpoint = webhook_endpoint(owner.workspace_id, "http://127.0.0.1:9/");
+        let made = event(
+            AuditEventType::WebhookCreated,
+            Target::Webhook { id: endpoint.id },
+        );
+        app.store
+            .create_webhook(&endpoint, 10, &made)
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let now = Timestamp::now();
+            let d = Delivery::new(
+                DeliveryId::new(),
+                &endpoint,
+                WebhookEventType::ApiKeyCreated,
+                "{}".into(),
+                now,
+            );
+            app.store.create_delivery(&d, now).await.unwrap();
+            ids.push(d.id.to_string());
+        }
+        let who = Principal::User(owner.clone());
+        let id = endpoint.id.to_string();
+        let first = body_json(&handle(&app, authorized(list(&id, &[("limit", "2")]), &who)).await)
+            ["data"]
+            .clone();
+        let shown: Vec<&str> = first["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(shown, [ids[2].as_str(), ids[1].as_str()]);
+        let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+        let rest =
+            body_json(&handle(&app, authorized(list(&id, &[("cursor", &cursor)]), &who)).await)
+                ["data"]
+                .clone();
+        assert_eq!(rest["deliveries"][0]["id"], ids[0].as_str());
+        assert_eq!(rest["next_cursor"], Value::Null);
+        assert!(
+            rest["deliveries"][0].get("body").is_none(),
+            "the body stays with us"
+        );
+
+        // The cursor from another workspace, a bad limit, another workspace's endpoint.
+        let other = Principal::User(user());
+        assert_error(
+            &handle(&app, authorized(list(&id, &[]), &other)).await,
+            404,
+            "not_found",
+        );
+        assert_error(
+            &handle(&app, authorized(list(&id, &[("limit", "0")]), &who)).await,
+            400,
+            "validation_error",
+        );
+        let foreign = encode_cursor(user().workspace_id, &ids[1]);
+        assert_error(
+            &handle(&app, authorized(list(&id, &[("cursor", &foreign)]), &who)).await,
+            400,
+            "validation_error",
+        );
+    }
+}

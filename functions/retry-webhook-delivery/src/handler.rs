@@ -58,3 +58,93 @@ async fn retry_webhook_delivery<S: Store + WebhookStore>(
     ));
     Ok((StatusCode::OK, delivery_view(&sent)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::RequestExt;
+    use serde_json::json;
+    use std::collections::HashMap;
+    use yebolink_shared::domain::audit::{AuditEventType, Target};
+    use yebolink_shared::domain::timestamp::Timestamp;
+    use yebolink_shared::domain::webhook::{Delivery, DeliveryStatus, WebhookEventType};
+    use yebolink_shared::services::auth::Principal;
+    use yebolink_shared::testing::{
+        answering_receiver, app, assert_error, authorized, body_json, event, request, user,
+        webhook_endpoint, webhooks,
+    };
+
+    fn retry(id: &str, delivery: &str) -> Request {
+        request(
+            "POST",
+            &format!("/api/v1/webhooks/{id}/deliveries/{delivery}/retry"),
+            None,
+        )
+        .with_path_parameters(HashMap::from([
+            ("id".to_owned(), id.to_owned()),
+            ("delivery_id".to_owned(), delivery.to_owned()),
+        ]))
+    }
+
+    #[tokio::test]
+    async fn a_failed_delivery_is_sent_again_now_and_only_for_its_own_endpoint() {
+        let (app, hooks, owner) = (app(), webhooks(), user());
+        let (url, requests) = answering_receiver(Vec::new()).await;
+        let endpoint = webhook_endpoint(owner.workspace_id, &url);
+        let other_endpoint = webhook_endpoint(owner.workspace_id, &url);
+        for e in [&endpoint, &other_endpoint] {
+            let made = event(AuditEventType::WebhookCreated, Target::Webhook { id: e.id });
+            app.store.create_webhook(e, 10, &made).await.unwrap();
+        }
+        let now = Timestamp::now();
+        let mut failed = Delivery::new(
+            DeliveryId::new(),
+            &endpoint,
+            WebhookEventType::ApiKeyCreated,
+            "{}".into(),
+            now,
+        );
+        failed.status = DeliveryStatus::Failed;
+        failed.next_attempt_at = None;
+        app.store.create_delivery(&failed, now).await.unwrap();
+        let who = Principal::User(owner.clone());
+
+        let response = handle(
+            &app,
+            &hooks,
+            authorized(
+                retry(&endpoint.id.to_string(), &failed.id.to_string()),
+                &who,
+            ),
+        )
+        .await;
+        let data = body_json(&response)["data"].clone();
+        assert_eq!(
+            (data["status"].clone(), data["id"].clone()),
+            (json!("succeeded"), json!(failed.id))
+        );
+        assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Named under another endpoint, or by another workspace: not found, and not sent.
+        let wrong = handle(
+            &app,
+            &hooks,
+            authorized(
+                retry(&other_endpoint.id.to_string(), &failed.id.to_string()),
+                &who,
+            ),
+        )
+        .await;
+        assert_error(&wrong, 404, "not_found");
+        let stranger = handle(
+            &app,
+            &hooks,
+            authorized(
+                retry(&endpoint.id.to_string(), &failed.id.to_string()),
+                &Principal::User(user()),
+            ),
+        )
+        .await;
+        assert_error(&stranger, 404, "not_found");
+        assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+}

@@ -58,3 +58,73 @@ async fn rotate_webhook_secret<S: Store + WebhookStore>(
         }),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::RequestExt;
+    use std::collections::HashMap;
+    use yebolink_shared::services::auth::Principal;
+    use yebolink_shared::testing::{
+        app, assert_error, authorized, body_json, event, request, user, webhook_endpoint,
+    };
+
+    fn rotate(id: &str) -> Request {
+        request(
+            "POST",
+            &format!("/api/v1/webhooks/{id}/rotate-secret"),
+            None,
+        )
+        .with_path_parameters(HashMap::from([("id".to_owned(), id.to_owned())]))
+    }
+
+    #[tokio::test]
+    async fn a_new_secret_is_shown_once_and_the_old_one_signs_for_a_day() {
+        let (app, owner) = (app(), user());
+        let endpoint = webhook_endpoint(owner.workspace_id, "http://127.0.0.1:9/");
+        let made = event(
+            AuditEventType::WebhookCreated,
+            Target::Webhook { id: endpoint.id },
+        );
+        app.store
+            .create_webhook(&endpoint, 10, &made)
+            .await
+            .unwrap();
+        let response = handle(
+            &app,
+            authorized(
+                rotate(&endpoint.id.to_string()),
+                &Principal::User(owner.clone()),
+            ),
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        let data = body_json(&response)["data"].clone();
+        let stored = app
+            .store
+            .get_webhook(owner.workspace_id, endpoint.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(data["secret"], stored.secret.as_str());
+        assert_ne!(stored.secret, endpoint.secret);
+        let (previous, until) = stored.previous_secret.clone().unwrap();
+        assert_eq!(previous, endpoint.secret);
+        assert_eq!(data["previous_secret_expires_at"], json!(until));
+        assert_eq!(stored.signing_secrets(Timestamp::now()).len(), 2);
+        // Another workspace's endpoint is not found, and keeps its secret.
+        let other = handle(
+            &app,
+            authorized(rotate(&endpoint.id.to_string()), &Principal::User(user())),
+        )
+        .await;
+        assert_error(&other, 404, "not_found");
+        let after = app
+            .store
+            .get_webhook(owner.workspace_id, endpoint.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(after.secret, stored.secret);
+    }
+}

@@ -65,3 +65,75 @@ async fn test_webhook<S: Store + WebhookStore>(
     ));
     Ok((StatusCode::OK, delivery_view(&sent)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::RequestExt;
+    use std::collections::HashMap;
+    use yebolink_shared::domain::audit::{AuditEventType, Target};
+    use yebolink_shared::services::auth::Principal;
+    use yebolink_shared::testing::{
+        answering_receiver, app, assert_error, authorized, body_json, event, request, user,
+        webhook_endpoint, webhooks,
+    };
+
+    fn test(id: &str) -> Request {
+        request("POST", &format!("/api/v1/webhooks/{id}/test"), None)
+            .with_path_parameters(HashMap::from([("id".to_owned(), id.to_owned())]))
+    }
+
+    #[tokio::test]
+    async fn a_test_event_is_sent_within_the_request_and_a_failure_is_left_for_a_retry() {
+        let (app, hooks, owner) = (app(), webhooks(), user());
+        let (url, requests) = answering_receiver(vec![503]).await;
+        let endpoint = webhook_endpoint(owner.workspace_id, &url);
+        let made = event(
+            AuditEventType::WebhookCreated,
+            Target::Webhook { id: endpoint.id },
+        );
+        app.store
+            .create_webhook(&endpoint, 10, &made)
+            .await
+            .unwrap();
+        let who = Principal::User(owner.clone());
+        let first = body_json(
+            &handle(
+                &app,
+                &hooks,
+                authorized(test(&endpoint.id.to_string()), &who),
+            )
+            .await,
+        )["data"]
+            .clone();
+        assert_eq!(
+            (first["event_type"].clone(), first["status"].clone()),
+            (json!("webhook.test"), json!("pending"))
+        );
+        assert_eq!(first["attempts"][0]["status_code"], 503);
+        assert!(first["next_attempt_at"].is_string());
+        let second = body_json(
+            &handle(
+                &app,
+                &hooks,
+                authorized(test(&endpoint.id.to_string()), &who),
+            )
+            .await,
+        )["data"]
+            .clone();
+        assert_eq!(second["status"], "succeeded");
+        assert_ne!(
+            first["id"], second["id"],
+            "each test is a delivery of its own"
+        );
+        assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let stranger = handle(
+            &app,
+            &hooks,
+            authorized(test(&endpoint.id.to_string()), &Principal::User(user())),
+        )
+        .await;
+        assert_error(&stranger, 404, "not_found");
+        assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+}
