@@ -522,6 +522,12 @@ def check_environment(template: dict, errors: list[str]) -> None:
         for name in FORBIDDEN_ENV:
             if name in variables:
                 errors.append(f"template: {where} sets {name}, which must never be set in AWS")
+        # Loopback webhook URLs are for make dev and make test only: deployed, only public ones.
+        policy = variables.get("WEBHOOK_URL_POLICY")
+        if policy is not None and policy != "public":
+            errors.append(f"template: {where} sets WEBHOOK_URL_POLICY to {policy!r}; deployed it must be public")
+    if global_vars.get("WEBHOOK_URL_POLICY") != "public":
+        errors.append("template: Globals.Function must set WEBHOOK_URL_POLICY: public")
 
 
 def main() -> int:

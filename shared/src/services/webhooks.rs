@@ -673,6 +673,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_attempt_connects_to_the_checked_address_whatever_the_name_resolves_to() {
+        let (url, requests) = answering_receiver(vec![204]).await;
+        let checked: SocketAddr = url
+            .trim_start_matches("http://")
+            .trim_end_matches("/hook")
+            .parse()
+            .unwrap();
+        // A name that resolves nowhere: only the pinned, checked address can be reached.
+        let target = parse_endpoint_url(
+            &format!("http://rebinding.invalid:{}/hook", checked.port()),
+            UrlPolicy::Public,
+        );
+        assert!(
+            target.is_err(),
+            "deployed, plain http is refused before any lookup"
+        );
+        let url = EndpointUrl {
+            url: url::Url::parse(&format!("http://rebinding.invalid:{}/hook", checked.port()))
+                .unwrap(),
+            host: TargetHost::Name("rebinding.invalid".into()),
+            port: checked.port(),
+        };
+        let headers = [
+            ("webhook-id", "id".to_owned()),
+            ("webhook-timestamp", "1".to_owned()),
+            ("webhook-signature", "v1,x".to_owned()),
+        ];
+        let status = Sender::default()
+            .post(
+                &url,
+                vec![checked],
+                headers,
+                "{}".into(),
+                Duration::from_secs(5),
+            )
+            .await;
+        assert_eq!(status, Ok(204));
+        assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
     async fn a_name_is_checked_by_every_address_it_resolves_to() {
         // `localhost` is a name deployed (refused by its name) and fixed addresses locally.
         assert!(check_endpoint_url("https://localhost/x", UrlPolicy::Public)
