@@ -286,3 +286,21 @@ pub fn webhooks() -> crate::services::webhooks::Webhooks {
         sender: Sender::default(),
     }
 }
+
+/// `webhook_endpoint`, stored with its `webhook.created` event.
+pub async fn registered_endpoint(
+    store: &impl crate::storage::webhooks::WebhookStore,
+    workspace_id: WorkspaceId,
+    url: &str,
+) -> crate::domain::webhook::WebhookEndpoint {
+    let endpoint = webhook_endpoint(workspace_id, url);
+    let made = event(
+        AuditEventType::WebhookCreated,
+        Target::Webhook { id: endpoint.id },
+    );
+    store
+        .create_webhook(&endpoint, 10, &made)
+        .await
+        .expect("the endpoint stored");
+    endpoint
+}

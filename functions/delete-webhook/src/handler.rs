@@ -56,7 +56,7 @@ mod tests {
     use std::collections::HashMap;
     use yebolink_shared::services::auth::Principal;
     use yebolink_shared::testing::{
-        app, assert_error, authorized, event, request, user, webhook_endpoint,
+        app, assert_error, authorized, registered_endpoint, request, user,
     };
 
     fn delete(id: &str) -> Request {
@@ -67,15 +67,8 @@ mod tests {
     #[tokio::test]
     async fn an_endpoint_is_deleted_once_and_only_by_its_workspace() {
         let (app, owner) = (app(), user());
-        let endpoint = webhook_endpoint(owner.workspace_id, "http://127.0.0.1:9/");
-        let made = event(
-            AuditEventType::WebhookCreated,
-            Target::Webhook { id: endpoint.id },
-        );
-        app.store
-            .create_webhook(&endpoint, 10, &made)
-            .await
-            .unwrap();
+        let endpoint =
+            registered_endpoint(&app.store, owner.workspace_id, "http://127.0.0.1:9/").await;
         let id = endpoint.id.to_string();
         assert_error(
             &handle(&app, authorized(delete(&id), &Principal::User(user()))).await,

@@ -46,12 +46,12 @@ mod tests {
     use super::*;
     use lambda_http::RequestExt;
     use std::collections::HashMap;
-    use yebolink_shared::domain::audit::{AuditEventType, Target};
+
     use yebolink_shared::domain::timestamp::Timestamp;
     use yebolink_shared::domain::webhook::{Delivery, WebhookEventType};
     use yebolink_shared::services::auth::Principal;
     use yebolink_shared::testing::{
-        app, assert_error, authorized, body_json, event, request, user, webhook_endpoint,
+        app, assert_error, authorized, body_json, registered_endpoint, request, user,
     };
 
     fn list(id: &str, query: &[(&str, &str)]) -> Request {
@@ -68,15 +68,8 @@ mod tests {
     #[tokio::test]
     async fn deliveries_page_newest_first_and_a_cursor_works_only_in_its_workspace() {
         let (app, owner) = (app(), user());
-        let endpoint = webhook_endpoint(owner.workspace_id, "http://127.0.0.1:9/");
-        let made = event(
-            AuditEventType::WebhookCreated,
-            Target::Webhook { id: endpoint.id },
-        );
-        app.store
-            .create_webhook(&endpoint, 10, &made)
-            .await
-            .unwrap();
+        let endpoint =
+            registered_endpoint(&app.store, owner.workspace_id, "http://127.0.0.1:9/").await;
         let mut ids = Vec::new();
         for _ in 0..3 {
             let now = Timestamp::now();

@@ -66,7 +66,7 @@ mod tests {
     use std::collections::HashMap;
     use yebolink_shared::services::auth::Principal;
     use yebolink_shared::testing::{
-        app, assert_error, authorized, body_json, event, request, user, webhook_endpoint,
+        app, assert_error, authorized, body_json, registered_endpoint, request, user,
     };
 
     fn rotate(id: &str) -> Request {
@@ -81,15 +81,8 @@ mod tests {
     #[tokio::test]
     async fn a_new_secret_is_shown_once_and_the_old_one_signs_for_a_day() {
         let (app, owner) = (app(), user());
-        let endpoint = webhook_endpoint(owner.workspace_id, "http://127.0.0.1:9/");
-        let made = event(
-            AuditEventType::WebhookCreated,
-            Target::Webhook { id: endpoint.id },
-        );
-        app.store
-            .create_webhook(&endpoint, 10, &made)
-            .await
-            .unwrap();
+        let endpoint =
+            registered_endpoint(&app.store, owner.workspace_id, "http://127.0.0.1:9/").await;
         let response = handle(
             &app,
             authorized(

@@ -71,11 +71,11 @@ mod tests {
     use super::*;
     use lambda_http::RequestExt;
     use std::collections::HashMap;
-    use yebolink_shared::domain::audit::{AuditEventType, Target};
+
     use yebolink_shared::services::auth::Principal;
     use yebolink_shared::testing::{
-        answering_receiver, app, assert_error, authorized, body_json, event, request, user,
-        webhook_endpoint, webhooks,
+        answering_receiver, app, assert_error, authorized, body_json, registered_endpoint, request,
+        user, webhooks,
     };
 
     fn test(id: &str) -> Request {
@@ -87,15 +87,7 @@ mod tests {
     async fn a_test_event_is_sent_within_the_request_and_a_failure_is_left_for_a_retry() {
         let (app, hooks, owner) = (app(), webhooks(), user());
         let (url, requests) = answering_receiver(vec![503]).await;
-        let endpoint = webhook_endpoint(owner.workspace_id, &url);
-        let made = event(
-            AuditEventType::WebhookCreated,
-            Target::Webhook { id: endpoint.id },
-        );
-        app.store
-            .create_webhook(&endpoint, 10, &made)
-            .await
-            .unwrap();
+        let endpoint = registered_endpoint(&app.store, owner.workspace_id, &url).await;
         let who = Principal::User(owner.clone());
         let first = body_json(
             &handle(

@@ -91,7 +91,8 @@ mod tests {
     use yebolink_shared::services::auth::Principal;
     use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{
-        app, assert_error, authorized, body_json, event, request, user, webhook_endpoint, webhooks,
+        app, assert_error, authorized, body_json, event, registered_endpoint, request, user,
+        webhook_endpoint, webhooks,
     };
 
     fn patch(id: &str, body: Value) -> Request {
@@ -164,15 +165,8 @@ mod tests {
     #[tokio::test]
     async fn another_workspaces_endpoint_is_not_found_and_unchanged() {
         let (app, hooks, owner) = (app(), webhooks(), user());
-        let endpoint = webhook_endpoint(owner.workspace_id, "http://127.0.0.1:9/");
-        let made = event(
-            AuditEventType::WebhookCreated,
-            Target::Webhook { id: endpoint.id },
-        );
-        app.store
-            .create_webhook(&endpoint, 10, &made)
-            .await
-            .unwrap();
+        let endpoint =
+            registered_endpoint(&app.store, owner.workspace_id, "http://127.0.0.1:9/").await;
         let other = Principal::User(user());
         let response = handle(
             &app,
@@ -198,15 +192,8 @@ mod tests {
     #[tokio::test]
     async fn a_refused_url_or_an_unknown_field_changes_nothing() {
         let (app, hooks, owner) = (app(), webhooks(), user());
-        let endpoint = webhook_endpoint(owner.workspace_id, "http://127.0.0.1:9/");
-        let made = event(
-            AuditEventType::WebhookCreated,
-            Target::Webhook { id: endpoint.id },
-        );
-        app.store
-            .create_webhook(&endpoint, 10, &made)
-            .await
-            .unwrap();
+        let endpoint =
+            registered_endpoint(&app.store, owner.workspace_id, "http://127.0.0.1:9/").await;
         let who = Principal::User(owner.clone());
         let id = endpoint.id.to_string();
         for body in [

@@ -40,27 +40,17 @@ pub async fn handle<S: Store + WebhookStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yebolink_shared::domain::audit::{AuditEventType, Target};
+
     use yebolink_shared::domain::ids::DeliveryId;
     use yebolink_shared::domain::timestamp::Timestamp;
     use yebolink_shared::domain::webhook::{Delivery, DeliveryStatus, WebhookEventType};
-    use yebolink_shared::testing::{
-        answering_receiver, app, event, user, webhook_endpoint, webhooks,
-    };
+    use yebolink_shared::testing::{answering_receiver, app, registered_endpoint, user, webhooks};
 
     #[tokio::test]
     async fn a_due_retry_is_attempted_once_per_tick_until_it_succeeds() {
         let (app, hooks, owner) = (app(), webhooks(), user());
         let (url, requests) = answering_receiver(Vec::new()).await;
-        let endpoint = webhook_endpoint(owner.workspace_id, &url);
-        let made = event(
-            AuditEventType::WebhookCreated,
-            Target::Webhook { id: endpoint.id },
-        );
-        app.store
-            .create_webhook(&endpoint, 10, &made)
-            .await
-            .unwrap();
+        let endpoint = registered_endpoint(&app.store, owner.workspace_id, &url).await;
         // A delivery whose creator died before its first attempt: due when its lease ends.
         let now = Timestamp::now();
         let delivery = Delivery::new(
