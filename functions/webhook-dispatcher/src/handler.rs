@@ -60,8 +60,13 @@ pub async fn handle<S: Store + WebhookStore>(
     event: Value,
 ) -> Result<Value, Error> {
     let batch: StreamEvent = serde_json::from_value(event)?;
-    for record in batch.records {
-        if let Err(err) = dispatch(app, hooks, &record).await {
+    // Side by side: a batch's endpoints each get up to the attempt timeout, so one after the
+    // other a slow endpoint would hold the whole batch (and could outlast the function).
+    let results =
+        futures_util::future::join_all(batch.records.iter().map(|r| dispatch(app, hooks, r))).await;
+    for (record, result) in batch.records.iter().zip(results) {
+        if let Err(err) = result {
+            // The event source mapping retries from here; what came after is idempotent.
             tracing::warn!(error = %err, sequence_number = %record.dynamodb.sequence_number, "stream record not handled; retried from here");
             return Ok(
                 json!({ "batchItemFailures": [{ "itemIdentifier": record.dynamodb.sequence_number }] }),
