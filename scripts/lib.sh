@@ -147,10 +147,9 @@ print(json.dumps(d))' "$YL_ROOT/infra/table.json" "$1")" | grep -q '"TableDescri
   yl_ddb UpdateTimeToLive "{\"TableName\": \"$1\", \"TimeToLiveSpecification\": {\"Enabled\": true, \"AttributeName\": \"$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["TimeToLiveAttribute"])' "$YL_ROOT/infra/table.json")\"}}" >/dev/null
 }
 # yl_migrate_table TABLE DESCRIBE_TABLE_JSON : a table that exists (make dev's .data/, made from
-# an older infra/table.json) gets what infra/table.json has added since: each missing global
-# secondary index (one UpdateTable each: DynamoDB creates one at a time; dynoxide backfills it
-# from the items at once) and the stream (enabled only when it is off: enabling it again would
-# start a new stream).
+# an older infra/table.json) gets each global secondary index infra/table.json has added since
+# (one UpdateTable each: DynamoDB creates one at a time; dynoxide backfills it from the items at
+# once). A missing stream the stream runner turns on itself.
 yl_migrate_table() {
   local updates what update
   updates=$(python3 -c 'import json, sys
@@ -163,10 +162,6 @@ for gsi in want.get("GlobalSecondaryIndexes", []):
         print("index " + gsi["IndexName"], json.dumps({"TableName": table,
             "AttributeDefinitions": [attributes[k["AttributeName"]] for k in gsi["KeySchema"]],
             "GlobalSecondaryIndexUpdates": [{"Create": create}]}), sep="\t")
-stream = want.get("StreamSpecification") or {}
-if stream.get("StreamEnabled") and not have.get("StreamSpecification", {}).get("StreamEnabled"):
-    print("the stream (" + stream["StreamViewType"] + ")",
-        json.dumps({"TableName": table, "StreamSpecification": stream}), sep="\t")
 ' "$YL_ROOT/infra/table.json" "$1" "$2") || yl_die "could not compare table $1 with infra/table.json"
   while IFS=$'\t' read -r what update; do
     [[ -n "$what" ]] || continue

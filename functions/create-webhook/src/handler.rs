@@ -4,20 +4,19 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::domain::audit::{Actor, AuditEventType, Target};
+use yebolink_shared::domain::audit::AuditEventType;
 use yebolink_shared::domain::ids::WebhookId;
 use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::domain::webhook::{
     endpoint_view, WebhookEndpoint, WebhookEventType, WebhookSecret, MAX_ENDPOINTS_PER_WORKSPACE,
 };
 use yebolink_shared::http::app::App;
-use yebolink_shared::http::audit::event_for_request;
 use yebolink_shared::http::auth::authenticate_user;
 use yebolink_shared::http::error::ApiError;
 use yebolink_shared::http::request::json_object;
 use yebolink_shared::http::response::respond;
 use yebolink_shared::http::webhooks::{
-    only_fields, parse_description, parse_events, parse_url, CREATE_FIELDS,
+    endpoint_event, only_fields, parse_description, parse_events, parse_url, CREATE_FIELDS,
 };
 use yebolink_shared::services::webhooks::Webhooks;
 use yebolink_shared::storage::webhooks::{WebhookCreated, WebhookStore};
@@ -58,12 +57,12 @@ async fn create_webhook<S: Store + WebhookStore>(
         updated_at: now,
         version: 1,
     };
-    let event = event_for_request(
+    let event = endpoint_event(
         &app.limits,
         req,
+        user.user_id,
         AuditEventType::WebhookCreated,
-        Actor::User { id: user.user_id },
-        Target::Webhook { id: endpoint.id },
+        endpoint.id,
         json!({ "url": endpoint.url, "events": endpoint.events }),
         now,
     );

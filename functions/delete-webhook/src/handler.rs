@@ -4,15 +4,15 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::domain::audit::{Actor, AuditEventType, Target};
+use yebolink_shared::domain::audit::AuditEventType;
 use yebolink_shared::domain::ids::WebhookId;
 use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::http::app::App;
-use yebolink_shared::http::audit::event_for_request;
 use yebolink_shared::http::auth::authenticate_user;
 use yebolink_shared::http::error::ApiError;
 use yebolink_shared::http::request::path_id;
 use yebolink_shared::http::response::respond;
+use yebolink_shared::http::webhooks::endpoint_event;
 use yebolink_shared::storage::webhooks::WebhookStore;
 use yebolink_shared::storage::Store;
 
@@ -26,12 +26,12 @@ async fn delete_webhook<S: Store + WebhookStore>(
 ) -> Result<(StatusCode, Value), ApiError> {
     let user = authenticate_user(app, req).await?;
     let id: WebhookId = path_id(req, "id")?;
-    let event = event_for_request(
+    let event = endpoint_event(
         &app.limits,
         req,
+        user.user_id,
         AuditEventType::WebhookDeleted,
-        Actor::User { id: user.user_id },
-        Target::Webhook { id },
+        id,
         json!({}),
         Timestamp::now(),
     );

@@ -15,8 +15,8 @@ use yebolink_shared::http::error::ApiError;
 use yebolink_shared::http::metrics::webhook_attempt_line;
 use yebolink_shared::http::request::path_id;
 use yebolink_shared::http::response::respond;
-use yebolink_shared::http::webhooks::owned_endpoint;
-use yebolink_shared::services::webhooks::{send_now, Webhooks};
+use yebolink_shared::http::webhooks::{attempt_now, owned_endpoint};
+use yebolink_shared::services::webhooks::Webhooks;
 use yebolink_shared::storage::webhooks::WebhookStore;
 use yebolink_shared::storage::Store;
 
@@ -42,15 +42,7 @@ async fn retry_webhook_delivery<S: Store + WebhookStore>(
         .await?
         .filter(|d| d.workspace_id == user.workspace_id)
         .ok_or(ApiError::NotFound)?;
-    let sent = send_now(
-        &app.store,
-        &hooks.sender,
-        &hooks.settings,
-        &endpoint,
-        &delivery,
-    )
-    .await?
-    .ok_or(ApiError::DeliveryInProgress)?;
+    let sent = attempt_now(&app.store, hooks, &endpoint, &delivery).await?;
     write_metric_line(&webhook_attempt_line(
         env!("CARGO_PKG_NAME"),
         &sent,

@@ -4,15 +4,14 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::domain::audit::{Actor, AuditEventType, Target};
+use yebolink_shared::domain::audit::AuditEventType;
 use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::domain::webhook::{WebhookSecret, PREVIOUS_SECRET_SECONDS};
 use yebolink_shared::http::app::App;
-use yebolink_shared::http::audit::event_for_request;
 use yebolink_shared::http::auth::authenticate_user;
 use yebolink_shared::http::error::ApiError;
 use yebolink_shared::http::response::respond;
-use yebolink_shared::http::webhooks::{change_endpoint, owned_endpoint};
+use yebolink_shared::http::webhooks::{change_endpoint, endpoint_event, owned_endpoint};
 use yebolink_shared::storage::webhooks::WebhookStore;
 use yebolink_shared::storage::Store;
 
@@ -36,12 +35,12 @@ async fn rotate_webhook_secret<S: Store + WebhookStore>(
         ));
         next.secret = secret.clone();
         next.updated_at = now;
-        let event = event_for_request(
+        let event = endpoint_event(
             &app.limits,
             req,
+            user.user_id,
             AuditEventType::WebhookSecretRotated,
-            Actor::User { id: user.user_id },
-            Target::Webhook { id: next.id },
+            next.id,
             json!({}),
             now,
         );

@@ -16,8 +16,8 @@ use yebolink_shared::http::auth::authenticate_user;
 use yebolink_shared::http::error::ApiError;
 use yebolink_shared::http::metrics::webhook_attempt_line;
 use yebolink_shared::http::response::respond;
-use yebolink_shared::http::webhooks::owned_endpoint;
-use yebolink_shared::services::webhooks::{send_now, Webhooks};
+use yebolink_shared::http::webhooks::{attempt_now, owned_endpoint};
+use yebolink_shared::services::webhooks::Webhooks;
 use yebolink_shared::storage::webhooks::WebhookStore;
 use yebolink_shared::storage::Store;
 
@@ -49,15 +49,7 @@ async fn test_webhook<S: Store + WebhookStore>(
         body,
         now,
     );
-    let sent = send_now(
-        &app.store,
-        &hooks.sender,
-        &hooks.settings,
-        &endpoint,
-        &delivery,
-    )
-    .await?
-    .ok_or(ApiError::DeliveryInProgress)?;
+    let sent = attempt_now(&app.store, hooks, &endpoint, &delivery).await?;
     write_metric_line(&webhook_attempt_line(
         env!("CARGO_PKG_NAME"),
         &sent,

@@ -5,18 +5,17 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use yebolink_shared::domain::audit::{Actor, AuditEventType, Target};
+use yebolink_shared::domain::audit::AuditEventType;
 use yebolink_shared::domain::timestamp::Timestamp;
 use yebolink_shared::domain::webhook::{endpoint_view, DisabledReason};
 use yebolink_shared::http::app::App;
-use yebolink_shared::http::audit::event_for_request;
 use yebolink_shared::http::auth::authenticate_user;
 use yebolink_shared::http::error::ApiError;
 use yebolink_shared::http::request::json_object;
 use yebolink_shared::http::response::respond;
 use yebolink_shared::http::webhooks::{
-    change_endpoint, only_fields, owned_endpoint, parse_description, parse_enabled, parse_events,
-    parse_url, EDIT_FIELDS,
+    change_endpoint, endpoint_event, only_fields, owned_endpoint, parse_description, parse_enabled,
+    parse_events, parse_url, EDIT_FIELDS,
 };
 use yebolink_shared::services::webhooks::Webhooks;
 use yebolink_shared::storage::webhooks::WebhookStore;
@@ -67,12 +66,12 @@ async fn update_webhook<S: Store + WebhookStore>(
         }
         let now = Timestamp::now();
         next.updated_at = now;
-        let event = event_for_request(
+        let event = endpoint_event(
             &app.limits,
             req,
+            user.user_id,
             AuditEventType::WebhookUpdated,
-            Actor::User { id: user.user_id },
-            Target::Webhook { id: next.id },
+            next.id,
             json!({ "changed": body.fields().collect::<Vec<_>>() }),
             now,
         );
@@ -87,7 +86,7 @@ mod tests {
     use super::*;
     use lambda_http::RequestExt;
     use std::collections::HashMap;
-    use yebolink_shared::domain::audit::AuditEventType;
+    use yebolink_shared::domain::audit::{AuditEventType, Target};
     use yebolink_shared::services::auth::Principal;
     use yebolink_shared::storage::traits::*;
     use yebolink_shared::testing::{

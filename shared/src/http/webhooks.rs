@@ -7,13 +7,16 @@
 use lambda_http::Request;
 use serde_json::Value;
 
-use crate::domain::audit::AuditEvent;
-use crate::domain::ids::{WebhookId, WorkspaceId};
-use crate::domain::webhook::{WebhookEndpoint, WebhookEventType, MAX_DESCRIPTION_CHARS};
+use crate::domain::audit::{Actor, AuditEvent, AuditEventType, Target};
+use crate::domain::ids::{UserId, WebhookId, WorkspaceId};
+use crate::domain::limits::Limits;
+use crate::domain::timestamp::Timestamp;
+use crate::domain::webhook::{Delivery, WebhookEndpoint, WebhookEventType, MAX_DESCRIPTION_CHARS};
 use crate::domain::webhook_target::UrlPolicy;
+use crate::http::audit::event_for_request;
 use crate::http::error::ApiError;
 use crate::http::request::{path_id, JsonObject};
-use crate::services::webhooks::check_endpoint_url;
+use crate::services::webhooks::{check_endpoint_url, send_now, Webhooks};
 use crate::storage::webhooks::WebhookStore;
 
 /// The endpoint `{id}` of the path, if it is the workspace's.
@@ -27,6 +30,33 @@ pub async fn owned_endpoint<S: WebhookStore>(
         .get_webhook(workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound)
+}
+
+/// The audit event of a change `user` made to endpoint `id` with `req`.
+pub fn endpoint_event(
+    limits: &Limits,
+    req: &Request,
+    user_id: UserId,
+    event_type: AuditEventType,
+    id: WebhookId,
+    details: Value,
+    now: Timestamp,
+) -> AuditEvent {
+    let (actor, target) = (Actor::User { id: user_id }, Target::Webhook { id });
+    event_for_request(limits, req, event_type, actor, target, details, now)
+}
+
+/// One attempt of `delivery` now, within the request (`test`, `retry`): the delivery as
+/// recorded, or 409 while another attempt holds it.
+pub async fn attempt_now<S: WebhookStore>(
+    store: &S,
+    hooks: &Webhooks,
+    endpoint: &WebhookEndpoint,
+    delivery: &Delivery,
+) -> Result<Delivery, ApiError> {
+    send_now(store, &hooks.sender, &hooks.settings, endpoint, delivery)
+        .await?
+        .ok_or(ApiError::DeliveryInProgress)
 }
 
 /// Writes `change` applied to the endpoint with the event it makes, re-reading and applying it
